@@ -42,6 +42,11 @@ pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionErro
             "not a supported image format (JPEG, PNG, WebP, BMP, PGM/PPM)".into(),
         ));
     }
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        return Err(VisionError::Decode(
+            "truncated JPEG (no end-of-image marker after the image data)".into(),
+        ));
+    }
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4).max(1 << 20));
     let mut reader = reader;
@@ -68,6 +73,19 @@ pub fn decode(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionErro
         image.apply_orientation(o);
     }
     Ok(image.into_rgb8())
+}
+
+/// JPEG decoders fill a truncated scan with grey and report success; a
+/// probe image that is partly invented must not be searched as if it were
+/// whole. Entropy-coded data stuffs every 0xFF with 0x00, so an end-of-image
+/// marker (FF D9) after the last start-of-scan (FF DA) means the data ended
+/// where the encoder ended it.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(p) => bytes[p..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }
 
 /// Reads and decodes a file, naming it in any error.
@@ -118,6 +136,18 @@ mod tests {
         let bytes = png(64, 64);
         let err = decode(&bytes[..bytes.len() / 2], DecodeLimits::default()).unwrap_err();
         assert!(matches!(err, VisionError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error() {
+        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 3, y as u8 * 3, 7]));
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        assert!(decode(&jpeg, DecodeLimits::default()).is_ok());
+        let err = decode(&jpeg[..jpeg.len() * 2 / 3], DecodeLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("truncated JPEG"), "{err}");
     }
 
     #[test]

