@@ -100,6 +100,9 @@ pub fn resize(image: &RgbImage, width: u32, height: u32) -> Result<RgbImage, Vis
         .ok_or_else(|| VisionError::Runtime("resize produced a wrong-sized buffer".into()))
 }
 
+/// One model output: its shape and values, flattened.
+pub type Output = (Vec<usize>, Vec<f32>);
+
 /// A session shared between threads. ONNX Runtime sessions are thread-safe
 /// for `Run`, but `ort` asks for `&mut` access, so a mutex serialises runs
 /// on one session; the live pipeline gives each worker its own engine.
@@ -130,11 +133,7 @@ impl Model {
 
     /// Runs the model on one input tensor and returns every output as a flat
     /// vector with its shape, in the model's output order.
-    pub fn run(
-        &self,
-        shape: [usize; 4],
-        data: &[f32],
-    ) -> Result<Vec<(Vec<usize>, Vec<f32>)>, VisionError> {
+    pub fn run(&self, shape: [usize; 4], data: &[f32]) -> Result<Vec<Output>, VisionError> {
         let err = |e: ort::Error| VisionError::Runtime(format!("inference: {e}"));
         let input = TensorRef::from_array_view((shape, data)).map_err(err)?;
         let mut session = self.session.lock().map_err(|_| {
