@@ -10,16 +10,21 @@ S="${VIGIL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil}/samples"
 OUT="${VIGIL_DEMO_OUT:-$PWD/demo-output}"
 mkdir -p "$OUT"
 export VIGIL_LOG=${VIGIL_LOG:-warn}
+py() { python3 -c "$1"; }
 
 echo; echo "== model packs"
-$V models list | python3 -c 'import json,sys
-for l in sys.stdin:
-    p=json.loads(l); print(f"  {p[\"id\"]:<16} {p[\"kind\"]:<10} sha256 ok={p[\"sha256_verified\"]}  {p[\"licence\"][:60]}")'
+$V models list | py '
+import json, sys
+for line in sys.stdin:
+    p = json.loads(line)
+    print("  %-16s %-10s sha256 verified=%s  %s" % (p["id"], p["kind"], p["sha256_verified"], p["licence"][:60]))'
 
 echo; echo "== detection on the 1927 Solvay conference photo (29 people)"
-$V detect "$S/solvay_1927.jpg" --draw "$OUT/solvay_detections.png" | python3 -c 'import json,sys
-d=json.load(sys.stdin); f=d["faces"]
-print(f"  {len(f)} faces, {sum(x[\"usable\"] for x in f)} pass the quality gate (IED >= 50 px); drawing in '"$OUT"'/solvay_detections.png")'
+$V detect "$S/solvay_1927.jpg" --draw "$OUT/solvay_detections.png" | py '
+import json, sys
+f = json.load(sys.stdin)["faces"]
+print("  %d faces found, %d pass the quality gate (IED >= 50 px)" % (len(f), sum(x["usable"] for x in f)))'
+echo "  boxes and landmarks drawn in $OUT/solvay_detections.png"
 
 echo; echo "== a gallery of four subjects, then searches"
 G="$OUT/gallery.json"; rm -f "$G"
@@ -27,13 +32,14 @@ $V enrol --gallery "$G" subject-A "$S/obama_1.jpg" "$S/obama_2.jpg" >/dev/null
 $V enrol --gallery "$G" subject-B "$S/biden_1.jpg" >/dev/null
 $V enrol --gallery "$G" subject-C "$S/ardern_1.jpg" >/dev/null
 $V enrol --gallery "$G" subject-D "$S/sunak_1.jpg" >/dev/null
+echo "  enrolled: A = obama_1+2, B = biden_1, C = ardern_1, D = sunak_1"
 for probe in obama_3.jpg obama_4.jpg ardern_2.jpg macron_2.jpg; do
-  $V search --gallery "$G" --top 3 "$S/$probe" | python3 -c 'import json,sys
-d=json.load(sys.stdin)
-for f in d["faces"]:
-    print("  '"$probe"':", ", ".join(f"{c[\"subject\"]} {c[\"score\"]:.3f}" for c in f["candidates"]))'
+  $V search --gallery "$G" --top 3 "$S/$probe" | PROBE=$probe py '
+import json, os, sys
+for f in json.load(sys.stdin)["faces"]:
+    print("  %-13s -> %s" % (os.environ["PROBE"], ", ".join("%s %.3f" % (c["subject"], c["score"]) for c in f["candidates"])))'
 done
-echo "  (macron is not enrolled: every score stays low. Candidates are leads for a person to review.)"
+echo "  (macron is not enrolled, so every score stays low. Candidates are leads for a person to review.)"
 
 echo; echo "== speed on this machine"
 $V bench --iterations 20
