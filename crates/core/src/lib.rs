@@ -1,8 +1,18 @@
 //! Vigil's domain: the types and rules every other stage shares.
 //!
-//! This crate does no I/O, so every rule in it can be tested exhaustively and
-//! reused by the CLI, the server and the live pipeline without drift.
+//! This crate does no I/O and reads no clock (callers pass `now`), so every
+//! rule in it can be tested exhaustively and reused by the CLI, the server
+//! and the live pipeline without drift.
 
+pub mod access;
+pub mod alert;
+pub mod deployment;
+pub mod metrics;
+pub mod retention;
 pub mod template;
+pub mod watchlist;
 
 pub use template::{Template, TemplateError};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;

@@ -1,0 +1,195 @@
+//! Alerts and their Adjudication [000 §3.1; ALR-*].
+//!
+//! An Operator adjudicates every Alert: a False Alert (decided without
+//! Engagement), or an Engagement, whose outcome (Confirmed True or
+//! Confirmed False) is then recorded. The system never acts on a match by
+//! itself.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Action, Denied, Role, User};
+use crate::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertState {
+    Raised,
+    FalseAlert,
+    Engaged,
+    ConfirmedTrue,
+    ConfirmedFalse,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raised => "Raised",
+            Self::FalseAlert => "FalseAlert",
+            Self::Engaged => "Engaged",
+            Self::ConfirmedTrue => "ConfirmedTrue",
+            Self::ConfirmedFalse => "ConfirmedFalse",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Raised,
+            Self::FalseAlert,
+            Self::Engaged,
+            Self::ConfirmedTrue,
+            Self::ConfirmedFalse,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::FalseAlert | Self::ConfirmedTrue | Self::ConfirmedFalse
+        )
+    }
+}
+
+/// What an Operator or Engagement Officer decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Decision {
+    FalseAlert,
+    Engage,
+    ConfirmTrue,
+    ConfirmFalse,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AdjudicationError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("cannot record {decision:?} on an Alert that is {state:?}")]
+    Illegal {
+        decision: Decision,
+        state: AlertState,
+    },
+}
+
+/// The state an Alert moves to, if `who` (with `assignment` on the Alert's
+/// Deployment) may take `decision` now.
+pub fn adjudicate(
+    state: AlertState,
+    decision: Decision,
+    who: &User,
+    assignment: &[Role],
+) -> Result<AlertState, AdjudicationError> {
+    let (action, from, to) = match decision {
+        Decision::FalseAlert => (
+            Action::AdjudicateAlert,
+            AlertState::Raised,
+            AlertState::FalseAlert,
+        ),
+        Decision::Engage => (
+            Action::AdjudicateAlert,
+            AlertState::Raised,
+            AlertState::Engaged,
+        ),
+        Decision::ConfirmTrue => (
+            Action::RecordEngagementOutcome,
+            AlertState::Engaged,
+            AlertState::ConfirmedTrue,
+        ),
+        Decision::ConfirmFalse => (
+            Action::RecordEngagementOutcome,
+            AlertState::Engaged,
+            AlertState::ConfirmedFalse,
+        ),
+    };
+    access::check(who, action, assignment)?;
+    if state != from {
+        return Err(AdjudicationError::Illegal { decision, state });
+    }
+    Ok(to)
+}
+
+/// One recorded decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adjudication {
+    pub at: Millis,
+    pub actor: String,
+    pub decision: Decision,
+    pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Rank;
+
+    fn u() -> User {
+        User {
+            id: "op".into(),
+            display_name: "Op".into(),
+            rank: Rank::Constable,
+            roles: vec![],
+        }
+    }
+
+    #[test]
+    fn operator_decides_false_alert_or_engagement() {
+        let op = [Role::Operator];
+        assert_eq!(
+            adjudicate(AlertState::Raised, Decision::FalseAlert, &u(), &op),
+            Ok(AlertState::FalseAlert)
+        );
+        assert_eq!(
+            adjudicate(AlertState::Raised, Decision::Engage, &u(), &op),
+            Ok(AlertState::Engaged)
+        );
+    }
+
+    #[test]
+    fn engagement_officer_records_outcome_but_cannot_adjudicate() {
+        let eo = [Role::EngagementOfficer];
+        assert_eq!(
+            adjudicate(AlertState::Engaged, Decision::ConfirmTrue, &u(), &eo),
+            Ok(AlertState::ConfirmedTrue)
+        );
+        assert_eq!(
+            adjudicate(AlertState::Engaged, Decision::ConfirmFalse, &u(), &eo),
+            Ok(AlertState::ConfirmedFalse)
+        );
+        assert!(matches!(
+            adjudicate(AlertState::Raised, Decision::Engage, &u(), &eo),
+            Err(AdjudicationError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn illegal_sequences_are_refused() {
+        let op = [Role::Operator];
+        assert!(adjudicate(AlertState::Raised, Decision::ConfirmTrue, &u(), &op).is_err());
+        assert!(adjudicate(AlertState::FalseAlert, Decision::Engage, &u(), &op).is_err());
+        assert!(adjudicate(AlertState::ConfirmedTrue, Decision::ConfirmFalse, &u(), &op).is_err());
+    }
+
+    #[test]
+    fn unassigned_users_cannot_adjudicate() {
+        assert!(matches!(
+            adjudicate(AlertState::Raised, Decision::Engage, &u(), &[]),
+            Err(AdjudicationError::Denied(_))
+        ));
+        assert!(matches!(
+            adjudicate(AlertState::Raised, Decision::Engage, &u(), &[Role::Gold]),
+            Err(AdjudicationError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn state_names_round_trip() {
+        for s in [
+            AlertState::Raised,
+            AlertState::FalseAlert,
+            AlertState::Engaged,
+            AlertState::ConfirmedTrue,
+            AlertState::ConfirmedFalse,
+        ] {
+            assert_eq!(AlertState::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -1,0 +1,705 @@
+//! The Deployment: from Application to Cancellation Report [000 §7].
+//!
+//! A Deployment is a state machine whose every transition names who, when
+//! and why, and checks both that the transition is legal from the current
+//! state and that the person has the rank and role for it. The live
+//! pipeline may analyse frames only in [`DeploymentState::Active`]
+//! (architecture invariant 2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, Action, Denied, Role, User};
+use crate::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeploymentState {
+    Draft,
+    Submitted,
+    /// NPCC consultation done without veto.
+    Consulted,
+    Authorised,
+    Active,
+    Suspended,
+    Concluded,
+    CancellationFiled,
+    Refused,
+    Vetoed,
+    Terminated,
+}
+
+impl DeploymentState {
+    /// No transition leaves these.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::CancellationFiled | Self::Refused | Self::Vetoed | Self::Terminated
+        )
+    }
+
+    /// States in which the Deployment has ended operationally (the Watchlist
+    /// retention clock runs from then).
+    pub fn has_ended(self) -> bool {
+        matches!(
+            self,
+            Self::Concluded | Self::CancellationFiled | Self::Terminated
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "Draft",
+            Self::Submitted => "Submitted",
+            Self::Consulted => "Consulted",
+            Self::Authorised => "Authorised",
+            Self::Active => "Active",
+            Self::Suspended => "Suspended",
+            Self::Concluded => "Concluded",
+            Self::CancellationFiled => "CancellationFiled",
+            Self::Refused => "Refused",
+            Self::Vetoed => "Vetoed",
+            Self::Terminated => "Terminated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Draft,
+            Self::Submitted,
+            Self::Consulted,
+            Self::Authorised,
+            Self::Active,
+            Self::Suspended,
+            Self::Concluded,
+            Self::CancellationFiled,
+            Self::Refused,
+            Self::Vetoed,
+            Self::Terminated,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// The assessments attached to an Application [000 §7.6].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessments {
+    pub community_impact: String,
+    pub equality_impact: String,
+    pub data_protection_impact: String,
+    pub surveillance_camera_self_assessment: String,
+    pub operational_risk: String,
+}
+
+/// MPS LFR Form 1, Part 1 [000 §7.6; GOV-1].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub title: String,
+    pub location: String,
+    /// Planned start and end.
+    pub starts_at: Millis,
+    pub ends_at: Millis,
+    pub legitimate_aim: String,
+    pub legal_basis: String,
+    pub necessity: String,
+    pub proportionality: String,
+    pub safeguards: String,
+    pub watchlist_composition: String,
+    pub resources: String,
+    pub assessments: Assessments,
+}
+
+impl Application {
+    /// Fields that must be filled before the Application can be submitted.
+    pub fn missing_fields(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        for (name, value) in [
+            ("title", &self.title),
+            ("location", &self.location),
+            ("legitimate aim", &self.legitimate_aim),
+            ("legal basis", &self.legal_basis),
+            ("necessity", &self.necessity),
+            ("proportionality", &self.proportionality),
+            ("safeguards", &self.safeguards),
+            ("watchlist composition", &self.watchlist_composition),
+            ("resources", &self.resources),
+            (
+                "community impact assessment",
+                &self.assessments.community_impact,
+            ),
+            (
+                "equality impact assessment",
+                &self.assessments.equality_impact,
+            ),
+            (
+                "data protection impact assessment",
+                &self.assessments.data_protection_impact,
+            ),
+            (
+                "surveillance camera self-assessment",
+                &self.assessments.surveillance_camera_self_assessment,
+            ),
+            (
+                "operational risk assessment",
+                &self.assessments.operational_risk,
+            ),
+        ] {
+            if value.trim().is_empty() {
+                missing.push(name);
+            }
+        }
+        if self.ends_at <= self.starts_at {
+            missing.push("an end after the start");
+        }
+        missing
+    }
+}
+
+/// MPS LFR Form 1, Part 2: the Authorising Officer's reasoning [GOV-2].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WrittenAuthority {
+    pub reasoning: String,
+    pub alternatives_considered: String,
+    /// The Threshold the Deployment runs at.
+    pub threshold: f32,
+    /// The False Alert Rate the Threshold was derived from, if calibrated.
+    pub target_false_alert_rate: Option<f64>,
+}
+
+/// MPS LFR Form 1, Part 3 [GOV-6].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CancellationReport {
+    pub circumstances_of_conclusion: String,
+    pub resources_used: String,
+    pub issues: String,
+    pub alerts: u64,
+    pub engagements: u64,
+    pub confirmed_true: u64,
+    pub confirmed_false: u64,
+    pub false_alerts: u64,
+    pub arrests: u64,
+    pub passers_by: u64,
+    pub true_recognition_rate: Option<f64>,
+    pub false_alert_rate: Option<f64>,
+    pub mean_recognition_time_ms: Option<f64>,
+}
+
+/// One line of the Deployment log [GOV-5].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub at: Millis,
+    pub actor: String,
+    pub action: String,
+    pub from: DeploymentState,
+    pub to: DeploymentState,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeploymentError {
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error("cannot {action} a Deployment that is {state:?}")]
+    IllegalTransition {
+        action: &'static str,
+        state: DeploymentState,
+    },
+    #[error("a reason must be given to {0}")]
+    ReasonRequired(&'static str),
+    #[error("the Application is incomplete: missing {0}")]
+    IncompleteApplication(String),
+    #[error("the urgent authority must be confirmed by a Superintendent before the Deployment can be activated")]
+    UrgentAuthorityUnconfirmed,
+    #[error("the Threshold must lie between 0 and 1, got {0}")]
+    BadThreshold(f32),
+}
+
+/// How long an urgent (Inspector) authority may run before a
+/// Superintendent confirms it; past this it stops automatically.
+pub const DEFAULT_URGENT_CONFIRMATION_WINDOW_MS: Millis = 2 * 60 * 60 * 1000;
+
+/// Cancellation Reports are due within 31 days of conclusion [000 §7.13].
+pub const CANCELLATION_REPORT_DUE_MS: Millis = 31 * 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub state: DeploymentState,
+    pub application: Application,
+    pub authority: Option<WrittenAuthority>,
+    pub authorised_by: Option<String>,
+    /// Set while an urgent authority awaits a Superintendent's confirmation.
+    pub urgent_confirmation_due: Option<Millis>,
+    pub ended_at: Option<Millis>,
+    pub cancellation_report: Option<CancellationReport>,
+    pub gold_reviews: Vec<(Millis, String, String)>,
+    pub log: Vec<LogEntry>,
+}
+
+type Result<T> = std::result::Result<T, DeploymentError>;
+
+impl Deployment {
+    pub fn draft(
+        id: impl Into<String>,
+        applicant: &User,
+        application: Application,
+        now: Millis,
+    ) -> Result<Self> {
+        access::check(applicant, Action::DraftApplication, &[])?;
+        let mut d = Self {
+            id: id.into(),
+            state: DeploymentState::Draft,
+            application,
+            authority: None,
+            authorised_by: None,
+            urgent_confirmation_due: None,
+            ended_at: None,
+            cancellation_report: None,
+            gold_reviews: Vec::new(),
+            log: Vec::new(),
+        };
+        d.record(
+            now,
+            applicant,
+            "draft",
+            DeploymentState::Draft,
+            DeploymentState::Draft,
+            "Application drafted",
+        );
+        Ok(d)
+    }
+
+    /// Whether frames may be analysed now (LFR-6).
+    pub fn may_process_frames(&self, now: Millis) -> bool {
+        self.state == DeploymentState::Active
+            && self.urgent_confirmation_due.is_none_or(|due| now < due)
+    }
+
+    fn record(
+        &mut self,
+        at: Millis,
+        who: &User,
+        action: &str,
+        from: DeploymentState,
+        to: DeploymentState,
+        reason: &str,
+    ) {
+        self.log.push(LogEntry {
+            at,
+            actor: who.id.clone(),
+            action: action.into(),
+            from,
+            to,
+            reason: reason.into(),
+        });
+    }
+
+    fn transition(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        action: Action,
+        name: &'static str,
+        from: &[DeploymentState],
+        to: DeploymentState,
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        access::check(who, action, assignment)?;
+        if !from.contains(&self.state) {
+            return Err(DeploymentError::IllegalTransition {
+                action: name,
+                state: self.state,
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired(name));
+        }
+        let prev = self.state;
+        self.state = to;
+        self.record(now, who, name, prev, to, reason);
+        Ok(())
+    }
+
+    pub fn update_application(
+        &mut self,
+        who: &User,
+        application: Application,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            &[],
+            Action::DraftApplication,
+            "amend",
+            &[Draft],
+            Draft,
+            "Application amended",
+            now,
+        )?;
+        self.application = application;
+        Ok(())
+    }
+
+    pub fn submit(&mut self, who: &User, now: Millis) -> Result<()> {
+        let missing = self.application.missing_fields();
+        if !missing.is_empty() && self.state == DeploymentState::Draft {
+            access::check(who, Action::SubmitApplication, &[])?;
+            return Err(DeploymentError::IncompleteApplication(missing.join(", ")));
+        }
+        use DeploymentState::*;
+        self.transition(
+            who,
+            &[],
+            Action::SubmitApplication,
+            "submit",
+            &[Draft],
+            Submitted,
+            "Application submitted",
+            now,
+        )
+    }
+
+    /// NPCC consultation [000 §7.5]: support or veto.
+    pub fn consult(&mut self, who: &User, veto: bool, reason: &str, now: Millis) -> Result<()> {
+        use DeploymentState::*;
+        let to = if veto { Vetoed } else { Consulted };
+        let name = if veto { "veto" } else { "consult" };
+        self.transition(
+            who,
+            &[],
+            Action::RecordConsultation,
+            name,
+            &[Submitted],
+            to,
+            reason,
+            now,
+        )
+    }
+
+    fn set_authority(&mut self, who: &User, authority: WrittenAuthority) -> Result<()> {
+        if !(0.0..=1.0).contains(&authority.threshold) || authority.threshold.is_nan() {
+            return Err(DeploymentError::BadThreshold(authority.threshold));
+        }
+        if authority.reasoning.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("authorise"));
+        }
+        self.authority = Some(authority);
+        self.authorised_by = Some(who.id.clone());
+        Ok(())
+    }
+
+    /// Authorisation by a Superintendent or above, after consultation.
+    pub fn authorise(
+        &mut self,
+        who: &User,
+        authority: WrittenAuthority,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        access::check(who, Action::Authorise, &[])?;
+        if self.state != Consulted {
+            return Err(DeploymentError::IllegalTransition {
+                action: "authorise",
+                state: self.state,
+            });
+        }
+        let reason = authority.reasoning.clone();
+        self.set_authority(who, authority)?;
+        self.transition(
+            who,
+            &[],
+            Action::Authorise,
+            "authorise",
+            &[Consulted],
+            Authorised,
+            &reason,
+            now,
+        )
+    }
+
+    /// Urgent authorisation by an Inspector or above [000 §7.3–7.4]; a
+    /// Superintendent must confirm within `window` or it stops.
+    pub fn authorise_urgently(
+        &mut self,
+        who: &User,
+        authority: WrittenAuthority,
+        window: Millis,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        access::check(who, Action::AuthoriseUrgent, &[])?;
+        if !matches!(self.state, Submitted | Consulted) {
+            return Err(DeploymentError::IllegalTransition {
+                action: "authorise urgently",
+                state: self.state,
+            });
+        }
+        let reason = authority.reasoning.clone();
+        self.set_authority(who, authority)?;
+        self.transition(
+            who,
+            &[],
+            Action::AuthoriseUrgent,
+            "authorise urgently",
+            &[Submitted, Consulted],
+            Authorised,
+            &reason,
+            now,
+        )?;
+        self.urgent_confirmation_due = Some(now + window);
+        Ok(())
+    }
+
+    /// A Superintendent confirms (optionally changing) an urgent authority.
+    pub fn confirm_urgent_authority(
+        &mut self,
+        who: &User,
+        changed: Option<WrittenAuthority>,
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        access::check(who, Action::ConfirmUrgentAuthority, &[])?;
+        if self.urgent_confirmation_due.is_none() {
+            return Err(DeploymentError::IllegalTransition {
+                action: "confirm an urgent authority of",
+                state: self.state,
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("confirm"));
+        }
+        if let Some(a) = changed {
+            self.set_authority(who, a)?;
+        }
+        self.urgent_confirmation_due = None;
+        let s = self.state;
+        self.record(now, who, "confirm urgent authority", s, s, reason);
+        Ok(())
+    }
+
+    /// A Superintendent directs that an urgent Deployment must stop.
+    pub fn stop_urgent_authority(&mut self, who: &User, reason: &str, now: Millis) -> Result<()> {
+        use DeploymentState::*;
+        access::check(who, Action::ConfirmUrgentAuthority, &[])?;
+        if self.urgent_confirmation_due.is_none() {
+            return Err(DeploymentError::IllegalTransition {
+                action: "stop an urgent authority of",
+                state: self.state,
+            });
+        }
+        self.transition(
+            who,
+            &[],
+            Action::ConfirmUrgentAuthority,
+            "stop urgent authority",
+            &[Authorised, Active, Suspended],
+            Terminated,
+            reason,
+            now,
+        )?;
+        self.urgent_confirmation_due = None;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    /// The clock: an urgent authority left unconfirmed past its window stops
+    /// the Deployment. Returns whether anything changed.
+    pub fn tick(&mut self, now: Millis) -> bool {
+        use DeploymentState::*;
+        match self.urgent_confirmation_due {
+            Some(due) if now >= due && matches!(self.state, Authorised | Active | Suspended) => {
+                let prev = self.state;
+                self.state = Terminated;
+                self.urgent_confirmation_due = None;
+                self.ended_at = Some(now);
+                self.log.push(LogEntry {
+                    at: now,
+                    actor: "system".into(),
+                    action: "urgent authority lapsed".into(),
+                    from: prev,
+                    to: Terminated,
+                    reason: "urgent authority was not confirmed by a Superintendent in time".into(),
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn refuse(&mut self, who: &User, reason: &str, now: Millis) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            &[],
+            Action::Refuse,
+            "refuse",
+            &[Submitted, Consulted],
+            Refused,
+            reason,
+            now,
+        )
+    }
+
+    pub fn activate(&mut self, who: &User, assignment: &[Role], now: Millis) -> Result<()> {
+        use DeploymentState::*;
+        access::check(who, Action::Activate, assignment)?;
+        if self.state == Authorised && self.urgent_confirmation_due.is_some_and(|due| now >= due) {
+            return Err(DeploymentError::UrgentAuthorityUnconfirmed);
+        }
+        self.transition(
+            who,
+            assignment,
+            Action::Activate,
+            "activate",
+            &[Authorised],
+            Active,
+            "Deployment started",
+            now,
+        )
+    }
+
+    pub fn suspend(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Action::Suspend,
+            "suspend",
+            &[Active],
+            Suspended,
+            reason,
+            now,
+        )
+    }
+
+    pub fn resume(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Action::Resume,
+            "resume",
+            &[Suspended],
+            Active,
+            reason,
+            now,
+        )
+    }
+
+    pub fn terminate(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Action::Terminate,
+            "terminate",
+            &[Authorised, Active, Suspended],
+            Terminated,
+            reason,
+            now,
+        )?;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    pub fn conclude(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Action::Conclude,
+            "conclude",
+            &[Active, Suspended],
+            Concluded,
+            reason,
+            now,
+        )?;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    pub fn record_gold_review(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        review: &str,
+        now: Millis,
+    ) -> Result<()> {
+        access::check(who, Action::RecordGoldReview, assignment)?;
+        if review.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("record a Gold review"));
+        }
+        use DeploymentState::*;
+        if !matches!(self.state, Authorised | Active | Suspended | Concluded) {
+            return Err(DeploymentError::IllegalTransition {
+                action: "review",
+                state: self.state,
+            });
+        }
+        self.gold_reviews.push((now, who.id.clone(), review.into()));
+        let s = self.state;
+        self.record(now, who, "Gold review", s, s, review);
+        Ok(())
+    }
+
+    pub fn file_cancellation_report(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        report: CancellationReport,
+        now: Millis,
+    ) -> Result<()> {
+        use DeploymentState::*;
+        access::check(who, Action::FileCancellationReport, assignment)?;
+        if report.circumstances_of_conclusion.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired(
+                "file a Cancellation Report",
+            ));
+        }
+        self.transition(
+            who,
+            assignment,
+            Action::FileCancellationReport,
+            "file cancellation report",
+            &[Concluded],
+            CancellationFiled,
+            "Cancellation Report filed",
+            now,
+        )?;
+        self.cancellation_report = Some(report);
+        Ok(())
+    }
+
+    /// When the Cancellation Report is due, if one is owed.
+    pub fn cancellation_report_due(&self) -> Option<Millis> {
+        match (self.state, self.ended_at) {
+            (DeploymentState::Concluded, Some(t)) => Some(t + CANCELLATION_REPORT_DUE_MS),
+            _ => None,
+        }
+    }
+}

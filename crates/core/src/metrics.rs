@@ -1,0 +1,84 @@
+//! Deployment metrics [000 §13; MET-1, MET-2].
+
+/// True Recognition Rate: Blue Watchlist passes recognised / passes made.
+pub fn true_recognition_rate(recognised: u64, passes: u64) -> Option<f64> {
+    (passes > 0).then(|| recognised as f64 / passes as f64)
+}
+
+/// False Alert Rate: false alerts / passers-by (the number of Recognition
+/// Opportunities), as the policy defines it.
+pub fn false_alert_rate(false_alerts: u64, passers_by: u64) -> Option<f64> {
+    (passers_by > 0).then(|| false_alerts as f64 / passers_by as f64)
+}
+
+/// The policy's warning level: more than 1 false alert in 1000 passers-by.
+pub const FAR_WARNING: f64 = 1.0 / 1000.0;
+
+pub fn far_exceeds_warning(false_alerts: u64, passers_by: u64) -> bool {
+    false_alert_rate(false_alerts, passers_by).is_some_and(|r| r > FAR_WARNING)
+}
+
+/// Mean and 95th percentile (nearest rank) of Recognition Times in ms.
+pub fn recognition_time_summary(times_ms: &[f64]) -> Option<(f64, f64)> {
+    if times_ms.is_empty() {
+        return None;
+    }
+    let mut v: Vec<f64> = times_ms.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let rank = ((0.95 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some((mean, v[rank - 1]))
+}
+
+/// Wilson score interval (95 %) for a proportion, for TRR from a small
+/// number of Blue Watchlist passes.
+pub fn wilson_interval(successes: u64, trials: u64) -> Option<(f64, f64)> {
+    if trials == 0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denom;
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(true_recognition_rate(9, 10), Some(0.9));
+        assert_eq!(true_recognition_rate(0, 0), None);
+        assert_eq!(false_alert_rate(1, 4000), Some(0.00025));
+        assert!(!far_exceeds_warning(1, 1000));
+        assert!(far_exceeds_warning(2, 1000));
+        assert!(!far_exceeds_warning(5, 0));
+    }
+
+    #[test]
+    fn recognition_time_mean_and_p95() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        let (mean, p95) = recognition_time_summary(&v).unwrap();
+        assert!((mean - 50.5).abs() < 1e-9);
+        assert_eq!(p95, 95.0);
+        assert_eq!(recognition_time_summary(&[]), None);
+        assert_eq!(recognition_time_summary(&[7.0]), Some((7.0, 7.0)));
+    }
+
+    #[test]
+    fn wilson_interval_contains_the_estimate_and_narrows_with_n() {
+        let (lo, hi) = wilson_interval(9, 10).unwrap();
+        assert!(lo < 0.9 && 0.9 < hi && hi <= 1.0);
+        let (lo2, hi2) = wilson_interval(900, 1000).unwrap();
+        assert!(hi2 - lo2 < hi - lo);
+        // Known value: 9/10 -> (0.5958, 0.9821)
+        assert!(
+            (lo - 0.5958).abs() < 1e-3 && (hi - 0.9821).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+    }
+}
