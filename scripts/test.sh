@@ -6,7 +6,17 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pg_dir=""
+cleanup() { rm -f "$log"; [ -z "$pg_dir" ] || bash scripts/pg-throwaway.sh stop "$pg_dir"; }
+trap cleanup EXIT
+# The store's tests run on SQLite and on PostgreSQL. Use VIGIL_TEST_PG_URL
+# if given (a role that may CREATE DATABASE), else a throw-away server.
+if [ -z "${VIGIL_TEST_PG_URL:-}" ]; then
+  read -r VIGIL_TEST_PG_URL pg_dir < <(bash scripts/pg-throwaway.sh start)
+  [ -n "${VIGIL_TEST_PG_URL:-}" ] || { echo "test: could not start PostgreSQL" >&2; exit 1; }
+  export VIGIL_TEST_PG_URL
+  echo "test: throw-away PostgreSQL at $VIGIL_TEST_PG_URL"
+fi
 cargo test --release --locked --workspace 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "vigil tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

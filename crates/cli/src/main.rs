@@ -4,6 +4,7 @@ mod bench;
 mod catalogue;
 mod commands;
 mod fetch;
+mod governance;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ use vigil_vision::{Provider, QualityGate};
 struct Cli {
     #[command(flatten)]
     global: Global,
+    #[command(flatten)]
+    data: governance::DataArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +84,21 @@ enum Command {
     Search(commands::SearchArgs),
     /// Measure speed on this machine.
     Bench(bench::BenchArgs),
+    /// The audit log: verify its hash chain, list entries.
+    Audit {
+        #[command(subcommand)]
+        action: governance::AuditAction,
+    },
+    /// Retention: delete what is due, show what will be.
+    Retention {
+        #[command(subcommand)]
+        action: governance::RetentionAction,
+    },
+    /// Deployments: list, published records.
+    Deployment {
+        #[command(subcommand)]
+        action: governance::DeploymentAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +138,9 @@ fn main() -> ExitCode {
         Command::Enrol(a) => commands::enrol(&cli.global, &a),
         Command::Search(a) => commands::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
+        Command::Audit { action } => governance::audit(&cli.data, &action),
+        Command::Retention { action } => governance::retention(&cli.data, &action),
+        Command::Deployment { action } => governance::deployment(&cli.data, &action),
     };
     match result {
         Ok(code) => code,

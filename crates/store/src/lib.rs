@@ -1,1 +1,391 @@
+//! The `store` stage: everything Vigil keeps, and the proof of what it
+//! deleted.
+//!
+//! SQL through `sqlx` (SQLite file by default, PostgreSQL by URL; the same
+//! code and tests run on both), media encrypted at rest with per-Deployment
+//! keys ([`crypto`]), an append-only hash-chained audit log ([`audit`]) and
+//! the retention sweeper ([`retention`]). Business rules stay in
+//! `vigil-core`: every method that changes state asks `core` whether the
+//! user may, then persists the result and its audit entry in one
+//! transaction, so a crash can never leave an action done but unaudited.
 
+pub mod alerts;
+pub mod audit;
+pub mod crypto;
+pub mod deployments;
+pub mod publish;
+pub mod retention;
+pub mod watchlists;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use vigil_core::access::{Denied, Role, User};
+use vigil_core::Millis;
+
+pub use crypto::MasterKey;
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    #[error(transparent)]
+    Deployment(#[from] vigil_core::deployment::DeploymentError),
+    #[error(transparent)]
+    Adjudication(#[from] vigil_core::alert::AdjudicationError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("encryption: {0}")]
+    Crypto(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where "now" comes from. Tests inject a manual clock to move through
+/// 24-hour and 31-day retention windows without waiting.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Millis;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as Millis)
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Millis) -> Self {
+        Self(AtomicI64::new(start))
+    }
+    pub fn set(&self, t: Millis) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+    pub fn advance(&self, by: Millis) {
+        self.0.fetch_add(by, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `url`:
+    /// `sqlite:///path/vigil.db` or `postgres://...`.
+    pub async fn open(url: &str, master: MasterKey, clock: Arc<dyn Clock>) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Invalid(format!(
+                "unsupported database URL scheme in {}",
+                redact(url)
+            )));
+        };
+        // One direct connection first: a corrupt file or an unreachable
+        // server fails here at once, instead of the pool retrying until its
+        // acquire timeout.
+        {
+            use sqlx::Connection;
+            let mut probe = sqlx::AnyConnection::connect(url).await?;
+            let check = if backend == Backend::Sqlite {
+                "PRAGMA schema_version"
+            } else {
+                "SELECT 1"
+            };
+            probe.execute(check).await?;
+            probe.close().await?;
+        }
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            // SQLite allows one writer: a single connection serialises
+            // writes (including audit-chain appends) without SQLITE_BUSY.
+            .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // Every commit reaches the disk before it returns.
+                        conn.execute("PRAGMA synchronous = FULL").await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(url).await?;
+        if backend == Backend::Sqlite {
+            pool.execute("PRAGMA journal_mode = WAL").await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+        } else {
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            backend,
+            master,
+            clock,
+        })
+    }
+
+    /// Opens the store for a data directory: `DATABASE_URL` if given, else
+    /// `DIR/vigil.db`; the master key from `VIGIL_MASTER_KEY`, else from
+    /// `DIR/master.key` (created, mode 0600, on first use — a demo
+    /// convenience; a force supplies the key from its key management).
+    pub async fn open_data_dir(
+        dir: &Path,
+        database_url: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let master = match std::env::var("VIGIL_MASTER_KEY") {
+            Ok(hex) => MasterKey::from_hex(&hex)?,
+            Err(_) => load_or_create_key_file(&dir.join("master.key"))?,
+        };
+        let url = match database_url {
+            Some(u) => u.to_string(),
+            None => format!("sqlite://{}?mode=rwc", dir.join("vigil.db").display()),
+        };
+        Self::open(&url, master, clock).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Creates or replaces a user.
+    pub async fn put_user(&self, user: &User) -> Result<()> {
+        let roles =
+            serde_json::to_string(&user.roles).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let rank =
+            serde_json::to_string(&user.rank).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO users (id, display_name, rank, roles, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&user.id)
+            .bind(&user.display_name)
+            .bind(&rank)
+            .bind(&roles)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(&mut tx, "system", "user.put", &user.id, &roles)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: &str) -> Result<User> {
+        let row = sqlx::query("SELECT id, display_name, rank, roles FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {id}")))?;
+        user_from_row(&row)
+    }
+
+    /// The roles `user_id` is assigned on a Deployment.
+    pub async fn assignment(&self, deployment_id: &str, user_id: &str) -> Result<Vec<Role>> {
+        let rows =
+            sqlx::query("SELECT role FROM assignments WHERE deployment_id = $1 AND user_id = $2")
+                .bind(deployment_id)
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let s: String = r.try_get("role")?;
+                serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Loads or creates the data key `key_id`, unwrapped. Fails once the key
+    /// has been destroyed.
+    async fn data_key(&self, tx: &mut Tx<'_>, key_id: &str) -> Result<[u8; 32]> {
+        let row = sqlx::query("SELECT wrapped, destroyed_ms FROM data_keys WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match row {
+            Some(r) => {
+                let destroyed: Option<i64> = r.try_get("destroyed_ms")?;
+                let wrapped: Option<Vec<u8>> = r.try_get("wrapped")?;
+                match (destroyed, wrapped) {
+                    (None, Some(w)) => self.master.unwrap(key_id, &w),
+                    _ => Err(StoreError::Crypto(format!(
+                        "data key {key_id} has been destroyed"
+                    ))),
+                }
+            }
+            None => {
+                let k = crypto::new_data_key();
+                sqlx::query(
+                    "INSERT INTO data_keys (key_id, wrapped, created_ms) VALUES ($1, $2, $3)",
+                )
+                .bind(key_id)
+                .bind(self.master.wrap(key_id, &k)?)
+                .bind(self.now())
+                .execute(&mut **tx)
+                .await?;
+                Ok(k)
+            }
+        }
+    }
+
+    /// Destroys a data key: every media item sealed with it becomes
+    /// unreadable, and the sealed rows are deleted too.
+    async fn destroy_key(&self, tx: &mut Tx<'_>, key_id: &str) -> Result<u64> {
+        let now = self.now();
+        let deleted = sqlx::query("DELETE FROM media WHERE key_id = $1")
+            .bind(key_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        let updated =
+            sqlx::query("UPDATE data_keys SET wrapped = NULL, destroyed_ms = $1 WHERE key_id = $2")
+                .bind(now)
+                .bind(key_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            // Never created: record it as destroyed so it cannot be created later.
+            sqlx::query("INSERT INTO data_keys (key_id, wrapped, created_ms, destroyed_ms) VALUES ($1, NULL, $2, $2)")
+                .bind(key_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn put_media(
+        &self,
+        tx: &mut Tx<'_>,
+        kind: &str,
+        owner_id: &str,
+        key_id: &str,
+        bytes: &[u8],
+    ) -> Result<String> {
+        let key = self.data_key(tx, key_id).await?;
+        let id = new_id();
+        let sealed = crypto::seal(&key, id.as_bytes(), bytes)?;
+        sqlx::query("INSERT INTO media (id, kind, owner_id, key_id, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(kind)
+            .bind(owner_id)
+            .bind(key_id)
+            .bind(sealed)
+            .bind(self.now())
+            .execute(&mut **tx)
+            .await?;
+        Ok(id)
+    }
+
+    async fn get_media(&self, tx: &mut Tx<'_>, media_id: &str) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT key_id, sealed FROM media WHERE id = $1")
+            .bind(media_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("image (deleted or never stored)".into()))?;
+        let key_id: String = row.try_get("key_id")?;
+        let sealed: Vec<u8> = row.try_get("sealed")?;
+        let key = self.data_key(tx, &key_id).await?;
+        crypto::open(&key, media_id.as_bytes(), &sealed)
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    Ok(User {
+        id: row.try_get("id")?,
+        display_name: row.try_get("display_name")?,
+        rank: serde_json::from_str(&row.try_get::<String, _>("rank")?).map_err(corrupt)?,
+        roles: serde_json::from_str(&row.try_get::<String, _>("roles")?).map_err(corrupt)?,
+    })
+}
+
+fn load_or_create_key_file(path: &Path) -> Result<MasterKey> {
+    match std::fs::read_to_string(path) {
+        Ok(hex) => MasterKey::from_hex(&hex),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = MasterKey::generate();
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, key.to_hex())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+            }
+            std::fs::rename(&tmp, path)?;
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A URL with any password removed, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
+        _ => url.to_string(),
+    }
+}

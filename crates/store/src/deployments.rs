@@ -1,0 +1,216 @@
+//! Deployments: persisted state machine, log and assignments.
+
+use sqlx::Row;
+use vigil_core::access::{self, Action, Role, User};
+use vigil_core::deployment::{Application, Deployment, DeploymentError};
+use vigil_core::Millis;
+
+use crate::{new_id, Result, Store, StoreError, Tx};
+
+impl Store {
+    /// Drafts a new Deployment (Form 1 Part 1).
+    pub async fn create_deployment(
+        &self,
+        applicant: &User,
+        application: Application,
+    ) -> Result<Deployment> {
+        let d = Deployment::draft(new_id(), applicant, application, self.now())?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO deployments (id, state, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)")
+            .bind(&d.id)
+            .bind(d.state.as_str())
+            .bind(to_json(&d)?)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        self.write_deployment(&mut tx, &d, 0).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    pub async fn deployment(&self, id: &str) -> Result<Deployment> {
+        let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("deployment {id}")))?;
+        from_json(&row.try_get::<String, _>("body")?)
+    }
+
+    pub async fn deployments(&self) -> Result<Vec<Deployment>> {
+        let rows = sqlx::query("SELECT body FROM deployments ORDER BY created_ms")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| from_json(&r.try_get::<String, _>("body")?))
+            .collect()
+    }
+
+    /// Applies one action to a Deployment: loads it, looks up `who`'s
+    /// assignment on it, lets `vigil-core` check and apply the action, then
+    /// saves the new state, its log lines and their audit entries in one
+    /// transaction.
+    pub async fn act<F>(&self, id: &str, who: &User, action: F) -> Result<Deployment>
+    where
+        F: FnOnce(&mut Deployment, &[Role], Millis) -> std::result::Result<(), DeploymentError>,
+    {
+        let assignment = self.assignment(id, &who.id).await?;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("deployment {id}")))?;
+        let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+        let logged = d.log.len();
+        action(&mut d, &assignment, self.now())?;
+        self.write_deployment(&mut tx, &d, logged).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// Runs the clock on every live Deployment (urgent authorities that
+    /// lapsed stop). Returns the ids that changed.
+    pub async fn tick_deployments(&self) -> Result<Vec<String>> {
+        let now = self.now();
+        let rows = sqlx::query(
+            "SELECT id FROM deployments WHERE urgent_due_ms IS NOT NULL AND urgent_due_ms <= $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut changed = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let mut tx = self.pool.begin().await?;
+            let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+            let logged = d.log.len();
+            if d.tick(now) {
+                self.write_deployment(&mut tx, &d, logged).await?;
+                changed.push(id);
+            }
+            tx.commit().await?;
+        }
+        Ok(changed)
+    }
+
+    async fn write_deployment(
+        &self,
+        tx: &mut Tx<'_>,
+        d: &Deployment,
+        already_logged: usize,
+    ) -> Result<()> {
+        sqlx::query("UPDATE deployments SET state = $1, body = $2, ended_ms = $3, urgent_due_ms = $4, updated_ms = $5 WHERE id = $6")
+            .bind(d.state.as_str())
+            .bind(to_json(d)?)
+            .bind(d.ended_at)
+            .bind(d.urgent_confirmation_due)
+            .bind(self.now())
+            .bind(&d.id)
+            .execute(&mut **tx)
+            .await?;
+        for (i, l) in d.log.iter().enumerate().skip(already_logged) {
+            sqlx::query("INSERT INTO deployment_log (deployment_id, seq, at_ms, actor, action, from_state, to_state, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(&d.id)
+                .bind(i as i64)
+                .bind(l.at)
+                .bind(&l.actor)
+                .bind(&l.action)
+                .bind(l.from.as_str())
+                .bind(l.to.as_str())
+                .bind(&l.reason)
+                .execute(&mut **tx)
+                .await?;
+            let detail = format!("{} -> {}: {}", l.from.as_str(), l.to.as_str(), l.reason);
+            self.append_audit(
+                tx,
+                &l.actor,
+                &format!("deployment.{}", l.action.replace(' ', "_")),
+                &d.id,
+                &detail,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Assigns a user to a Deployment in a deployment-scoped role.
+    pub async fn assign(
+        &self,
+        admin: &User,
+        deployment_id: &str,
+        user_id: &str,
+        role: Role,
+    ) -> Result<()> {
+        access::check(admin, Action::ManageUsers, &[])?;
+        if !role.is_deployment_scoped() {
+            return Err(StoreError::Invalid(format!(
+                "{role:?} is a force-wide role, not an assignment"
+            )));
+        }
+        self.deployment(deployment_id).await?;
+        self.user(user_id).await?;
+        let role_s =
+            serde_json::to_string(&role).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM assignments WHERE deployment_id = $1 AND user_id = $2 AND role = $3",
+        )
+        .bind(deployment_id)
+        .bind(user_id)
+        .bind(&role_s)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO assignments (deployment_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(deployment_id)
+            .bind(user_id)
+            .bind(&role_s)
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(
+            &mut tx,
+            &admin.id,
+            "deployment.assign",
+            deployment_id,
+            &format!("{user_id} as {role:?}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds to a Deployment's counters (from the live pipeline): passers-by
+    /// (Recognition Opportunities) and Blue Watchlist passes.
+    pub async fn record_passers_by(
+        &self,
+        deployment_id: &str,
+        passers_by: u64,
+        blue_passes: u64,
+        blue_recognised: u64,
+    ) -> Result<()> {
+        let n = sqlx::query("UPDATE deployments SET passers_by = passers_by + $1, blue_passes = blue_passes + $2, blue_recognised = blue_recognised + $3 WHERE id = $4")
+            .bind(passers_by as i64)
+            .bind(blue_passes as i64)
+            .bind(blue_recognised as i64)
+            .bind(deployment_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("deployment {deployment_id}")));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,195 @@
+//! The reference image store (custody images) and Deployment Watchlists
+//! compiled from it [WL-1, WL-2].
+
+use sqlx::Row;
+use vigil_core::access::{self, Action, User};
+use vigil_core::watchlist::{Category, WatchlistEntry};
+
+use crate::deployments::{from_json, to_json};
+use crate::{new_id, Result, Store, StoreError};
+
+pub(crate) const REFERENCE_KEY: &str = "reference";
+
+pub(crate) fn watchlist_key(deployment_id: &str) -> String {
+    format!("deployment/{deployment_id}/watchlist")
+}
+
+impl Store {
+    /// Adds a custody image to the reference store.
+    pub async fn add_reference_image(
+        &self,
+        admin: &User,
+        subject_ref: &str,
+        source: &str,
+        image: &[u8],
+    ) -> Result<String> {
+        access::check(admin, Action::ManageReferenceStore, &[])?;
+        if subject_ref.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "a subject reference is required".into(),
+            ));
+        }
+        let id = new_id();
+        let mut tx = self.pool.begin().await?;
+        let media = self
+            .put_media(&mut tx, "reference", &id, REFERENCE_KEY, image)
+            .await?;
+        sqlx::query("INSERT INTO reference_images (id, subject_ref, source, media_id, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(subject_ref)
+            .bind(source)
+            .bind(&media)
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(&mut tx, &admin.id, "reference.add", &id, source)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Puts a subject on a Deployment's Watchlist, copying the chosen
+    /// reference images under the Deployment's own watchlist key (so that
+    /// deleting the Watchlist never touches the reference store).
+    pub async fn add_watchlist_entry(
+        &self,
+        compiler: &User,
+        deployment_id: &str,
+        category: Category,
+        reason: &str,
+        blue: bool,
+        reference_image_ids: &[String],
+    ) -> Result<WatchlistEntry> {
+        let assignment = self.assignment(deployment_id, &compiler.id).await?;
+        access::check(compiler, Action::CompileWatchlist, &assignment)?;
+        let d = self.deployment(deployment_id).await?;
+        if d.state.has_ended() || d.state.is_final() {
+            return Err(StoreError::Invalid(format!(
+                "the Deployment is {:?}; its Watchlist is closed",
+                d.state
+            )));
+        }
+        if reference_image_ids.is_empty() {
+            return Err(StoreError::Invalid(
+                "at least one reference image is required".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut subject: Option<String> = None;
+        let mut source = String::new();
+        let mut images = Vec::new();
+        for rid in reference_image_ids {
+            let row = sqlx::query(
+                "SELECT subject_ref, source, media_id FROM reference_images WHERE id = $1",
+            )
+            .bind(rid)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("reference image {rid}")))?;
+            let sref: String = row.try_get("subject_ref")?;
+            if subject.as_ref().is_some_and(|s| *s != sref) {
+                return Err(StoreError::Invalid(
+                    "all images of an entry must show the same subject".into(),
+                ));
+            }
+            subject = Some(sref);
+            source = row.try_get("source")?;
+            let media_id: String = row.try_get("media_id")?;
+            images.push(self.get_media(&mut tx, &media_id).await?);
+        }
+        let entry = WatchlistEntry {
+            id: new_id(),
+            deployment_id: deployment_id.into(),
+            subject_ref: subject.unwrap_or_default(),
+            category,
+            reason: reason.into(),
+            source,
+            blue,
+        };
+        entry.validate().map_err(StoreError::Invalid)?;
+        let key = watchlist_key(deployment_id);
+        for img in &images {
+            self.put_media(&mut tx, "watchlist", &entry.id, &key, img)
+                .await?;
+        }
+        sqlx::query("INSERT INTO watchlist_entries (id, deployment_id, subject_ref, category, reason, source, blue, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&entry.id)
+            .bind(deployment_id)
+            .bind(&entry.subject_ref)
+            .bind(to_json(&entry.category)?)
+            .bind(&entry.reason)
+            .bind(&entry.source)
+            .bind(i64::from(blue))
+            .bind(self.now())
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(
+            &mut tx,
+            &compiler.id,
+            "watchlist.add",
+            deployment_id,
+            &format!(
+                "entry {} ({:?}, {} images)",
+                entry.id,
+                category,
+                images.len()
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// A Deployment's Watchlist (empty once deleted under retention).
+    pub async fn watchlist(&self, deployment_id: &str) -> Result<Vec<WatchlistEntry>> {
+        let rows = sqlx::query("SELECT id, subject_ref, category, reason, source, blue FROM watchlist_entries WHERE deployment_id = $1 ORDER BY created_ms, id")
+            .bind(deployment_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WatchlistEntry {
+                    id: r.try_get("id")?,
+                    deployment_id: deployment_id.into(),
+                    subject_ref: r.try_get("subject_ref")?,
+                    category: from_json(&r.try_get::<String, _>("category")?)?,
+                    reason: r.try_get("reason")?,
+                    source: r.try_get("source")?,
+                    blue: r.try_get::<i64, _>("blue")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// The images of a Watchlist entry, for enrolment by the live pipeline
+    /// (`system`) or for an assigned compiler. Audited.
+    pub async fn watchlist_images(&self, actor: &str, entry_id: &str) -> Result<Vec<Vec<u8>>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT id FROM media WHERE kind = 'watchlist' AND owner_id = $1 ORDER BY created_ms, id")
+            .bind(entry_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound(format!(
+                "watchlist images of {entry_id}"
+            )));
+        }
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(
+                self.get_media(&mut tx, &r.try_get::<String, _>("id")?)
+                    .await?,
+            );
+        }
+        self.append_audit(
+            &mut tx,
+            actor,
+            "watchlist.images.read",
+            entry_id,
+            &format!("{} images", out.len()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
