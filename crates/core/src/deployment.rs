@@ -237,6 +237,15 @@ pub struct Deployment {
 
 type Result<T> = std::result::Result<T, DeploymentError>;
 
+/// One kind of transition: the permission it needs, its name in the log,
+/// the states it may start from and the state it leads to.
+struct Step<'a> {
+    action: Action,
+    name: &'static str,
+    from: &'a [DeploymentState],
+    to: DeploymentState,
+}
+
 impl Deployment {
     pub fn draft(
         id: impl Into<String>,
@@ -297,13 +306,16 @@ impl Deployment {
         &mut self,
         who: &User,
         assignment: &[Role],
-        action: Action,
-        name: &'static str,
-        from: &[DeploymentState],
-        to: DeploymentState,
+        step: Step<'_>,
         reason: &str,
         now: Millis,
     ) -> Result<()> {
+        let Step {
+            action,
+            name,
+            from,
+            to,
+        } = step;
         access::check(who, action, assignment)?;
         if !from.contains(&self.state) {
             return Err(DeploymentError::IllegalTransition {
@@ -330,10 +342,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::DraftApplication,
-            "amend",
-            &[Draft],
-            Draft,
+            Step {
+                action: Action::DraftApplication,
+                name: "amend",
+                from: &[Draft],
+                to: Draft,
+            },
             "Application amended",
             now,
         )?;
@@ -351,10 +365,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::SubmitApplication,
-            "submit",
-            &[Draft],
-            Submitted,
+            Step {
+                action: Action::SubmitApplication,
+                name: "submit",
+                from: &[Draft],
+                to: Submitted,
+            },
             "Application submitted",
             now,
         )
@@ -365,16 +381,13 @@ impl Deployment {
         use DeploymentState::*;
         let to = if veto { Vetoed } else { Consulted };
         let name = if veto { "veto" } else { "consult" };
-        self.transition(
-            who,
-            &[],
-            Action::RecordConsultation,
+        let step = Step {
+            action: Action::RecordConsultation,
             name,
-            &[Submitted],
+            from: &[Submitted],
             to,
-            reason,
-            now,
-        )
+        };
+        self.transition(who, &[], step, reason, now)
     }
 
     fn set_authority(&mut self, who: &User, authority: WrittenAuthority) -> Result<()> {
@@ -409,10 +422,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::Authorise,
-            "authorise",
-            &[Consulted],
-            Authorised,
+            Step {
+                action: Action::Authorise,
+                name: "authorise",
+                from: &[Consulted],
+                to: Authorised,
+            },
             &reason,
             now,
         )
@@ -440,10 +455,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::AuthoriseUrgent,
-            "authorise urgently",
-            &[Submitted, Consulted],
-            Authorised,
+            Step {
+                action: Action::AuthoriseUrgent,
+                name: "authorise urgently",
+                from: &[Submitted, Consulted],
+                to: Authorised,
+            },
             &reason,
             now,
         )?;
@@ -491,10 +508,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::ConfirmUrgentAuthority,
-            "stop urgent authority",
-            &[Authorised, Active, Suspended],
-            Terminated,
+            Step {
+                action: Action::ConfirmUrgentAuthority,
+                name: "stop urgent authority",
+                from: &[Authorised, Active, Suspended],
+                to: Terminated,
+            },
             reason,
             now,
         )?;
@@ -532,10 +551,12 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Action::Refuse,
-            "refuse",
-            &[Submitted, Consulted],
-            Refused,
+            Step {
+                action: Action::Refuse,
+                name: "refuse",
+                from: &[Submitted, Consulted],
+                to: Refused,
+            },
             reason,
             now,
         )
@@ -550,10 +571,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::Activate,
-            "activate",
-            &[Authorised],
-            Active,
+            Step {
+                action: Action::Activate,
+                name: "activate",
+                from: &[Authorised],
+                to: Active,
+            },
             "Deployment started",
             now,
         )
@@ -570,10 +593,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::Suspend,
-            "suspend",
-            &[Active],
-            Suspended,
+            Step {
+                action: Action::Suspend,
+                name: "suspend",
+                from: &[Active],
+                to: Suspended,
+            },
             reason,
             now,
         )
@@ -590,10 +615,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::Resume,
-            "resume",
-            &[Suspended],
-            Active,
+            Step {
+                action: Action::Resume,
+                name: "resume",
+                from: &[Suspended],
+                to: Active,
+            },
             reason,
             now,
         )
@@ -610,10 +637,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::Terminate,
-            "terminate",
-            &[Authorised, Active, Suspended],
-            Terminated,
+            Step {
+                action: Action::Terminate,
+                name: "terminate",
+                from: &[Authorised, Active, Suspended],
+                to: Terminated,
+            },
             reason,
             now,
         )?;
@@ -632,10 +661,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::Conclude,
-            "conclude",
-            &[Active, Suspended],
-            Concluded,
+            Step {
+                action: Action::Conclude,
+                name: "conclude",
+                from: &[Active, Suspended],
+                to: Concluded,
+            },
             reason,
             now,
         )?;
@@ -684,10 +715,12 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Action::FileCancellationReport,
-            "file cancellation report",
-            &[Concluded],
-            CancellationFiled,
+            Step {
+                action: Action::FileCancellationReport,
+                name: "file cancellation report",
+                from: &[Concluded],
+                to: CancellationFiled,
+            },
             "Cancellation Report filed",
             now,
         )?;
