@@ -1,0 +1,381 @@
+//! Camera ingest: one `ffmpeg` subprocess per camera writing raw RGB frames
+//! to a pipe.
+//!
+//! ffmpeg speaks every protocol and codec a force will meet (RTSP, HTTP
+//! MJPEG/HLS, V4L2 devices, files) and isolates decoder crashes in another
+//! process. Frames are scaled and letterboxed by ffmpeg to the camera's
+//! configured size, so the frame size is known before the first byte.
+//!
+//! When processing falls behind, the newest frame wins: the unprocessed one
+//! is replaced and counted as dropped (ENG-6). A stream that ends, fails or
+//! stalls is reported and reopened with exponential backoff, without
+//! disturbing other cameras.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde::Serialize;
+
+/// How a camera is read.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub name: String,
+    /// Anything ffmpeg opens: `rtsp://…`, `http://…`, `/dev/video0`, a file.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second to decode (ffmpeg drops the rest at the source).
+    pub fps: f32,
+    /// Files only: play at real-time speed, as a camera would.
+    pub realtime: bool,
+    /// Files only: start again at the end.
+    pub looped: bool,
+    /// Files only: hand over every frame (no newest-wins drops). For tests
+    /// and retrospective runs, never for live cameras.
+    pub lossless: bool,
+    /// A stream with no frame for this long is restarted.
+    pub stall_timeout: Duration,
+}
+
+impl CameraConfig {
+    pub fn new(name: &str, url: &str) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            width: 1280,
+            height: 720,
+            fps: 10.0,
+            realtime: false,
+            looped: false,
+            lossless: false,
+            stall_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Whether the source is a file that ends (rather than a live stream).
+    pub fn is_file(&self) -> bool {
+        !self.url.contains("://") && !self.url.starts_with("/dev/")
+    }
+
+    fn ffmpeg_args(&self) -> Vec<String> {
+        let mut a: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin"]
+            .map(String::from)
+            .to_vec();
+        if self.is_file() {
+            if self.realtime {
+                a.push("-re".into());
+            }
+            if self.looped {
+                a.extend(["-stream_loop".into(), "-1".into()]);
+            }
+        }
+        if self.url.starts_with("rtsp://") {
+            a.extend(["-rtsp_transport".into(), "tcp".into()]);
+        }
+        if self.url.starts_with("/dev/video") {
+            a.extend(["-f".into(), "v4l2".into()]);
+        }
+        a.extend(["-i".into(), self.url.clone()]);
+        let (w, h) = (self.width, self.height);
+        a.extend([
+            "-an".into(),
+            "-vf".into(),
+            format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2", self.fps),
+            "-f".into(),
+            "rawvideo".into(),
+            "-pix_fmt".into(),
+            "rgb24".into(),
+            "pipe:1".into(),
+        ]);
+        a
+    }
+}
+
+/// A decoded frame with the time it arrived.
+pub struct Frame {
+    pub image: RgbImage,
+    pub seq: u64,
+    pub captured: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StreamState {
+    Connecting,
+    Streaming,
+    /// Down; reconnecting after a backoff.
+    Down,
+    /// A file that ended (not looped).
+    Finished,
+    Stopped,
+}
+
+/// Per-camera counters, shared with whoever reports health.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    pub frames_in: AtomicU64,
+    pub frames_dropped: AtomicU64,
+    pub reconnects: AtomicU64,
+}
+
+struct Slot {
+    frame: Option<Frame>,
+    state: StreamState,
+    last_error: Option<String>,
+}
+
+/// The newest frame of one camera, and the camera's state.
+pub struct Stream {
+    pub config: CameraConfig,
+    slot: Mutex<Slot>,
+    ready: Condvar,
+    pub stats: StreamStats,
+    stop: AtomicBool,
+    child: Mutex<Option<Child>>,
+}
+
+impl Stream {
+    /// Starts reading the camera on a background thread.
+    pub fn start(config: CameraConfig) -> Arc<Self> {
+        let s = Arc::new(Self {
+            config,
+            slot: Mutex::new(Slot {
+                frame: None,
+                state: StreamState::Connecting,
+                last_error: None,
+            }),
+            ready: Condvar::new(),
+            stats: StreamStats::default(),
+            stop: AtomicBool::new(false),
+            child: Mutex::new(None),
+        });
+        let reader = s.clone();
+        std::thread::Builder::new()
+            .name(format!("ingest-{}", s.config.name))
+            .spawn(move || reader.run())
+            .ok();
+        let watchdog = s.clone();
+        std::thread::Builder::new()
+            .name(format!("watchdog-{}", s.config.name))
+            .spawn(move || watchdog.watch())
+            .ok();
+        s
+    }
+
+    pub fn state(&self) -> (StreamState, Option<String>) {
+        let slot = self.lock();
+        (slot.state, slot.last_error.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, state: StreamState, error: Option<String>) {
+        let mut slot = self.lock();
+        slot.state = state;
+        if error.is_some() {
+            slot.last_error = error;
+        }
+        drop(slot);
+        self.ready.notify_all();
+    }
+
+    /// Waits up to `timeout` for a frame newer than the last one taken.
+    /// Returns None on timeout or once the stream has finished or stopped
+    /// and holds no frame.
+    pub fn next_frame(&self, timeout: Duration) -> Option<Frame> {
+        let deadline = Instant::now() + timeout;
+        let mut slot = self.lock();
+        loop {
+            if let Some(f) = slot.frame.take() {
+                drop(slot);
+                self.ready.notify_all();
+                return Some(f);
+            }
+            if matches!(slot.state, StreamState::Finished | StreamState::Stopped) {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            slot = self
+                .ready
+                .wait_timeout(slot, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Whether the stream has ended for good (finished file or stopped).
+    pub fn is_over(&self) -> bool {
+        let slot = self.lock();
+        matches!(slot.state, StreamState::Finished | StreamState::Stopped) && slot.frame.is_none()
+    }
+
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.kill_child();
+        self.set_state(StreamState::Stopped, None);
+    }
+
+    fn kill_child(&self) {
+        if let Some(c) = self
+            .child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            let _ = c.kill();
+        }
+    }
+
+    fn publish(&self, frame: Frame) {
+        let mut slot = self.lock();
+        if self.config.lossless {
+            while slot.frame.is_some() && !self.stop.load(Ordering::SeqCst) {
+                slot = self
+                    .ready
+                    .wait_timeout(slot, Duration::from_millis(200))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|p| p.into_inner().0);
+            }
+        } else if slot.frame.is_some() {
+            self.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        slot.frame = Some(frame);
+        slot.state = StreamState::Streaming;
+        drop(slot);
+        self.ready.notify_all();
+    }
+
+    fn run(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(500);
+        let mut seq = 0u64;
+        while !self.stop.load(Ordering::SeqCst) {
+            self.set_state(StreamState::Connecting, None);
+            let outcome = self.read_once(&mut seq);
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match outcome {
+                Ok(true) => {
+                    // Frames flowed: the next failure starts a fresh backoff.
+                    backoff = Duration::from_millis(500);
+                }
+                Ok(false) => {}
+                Err(e) => self.set_state(StreamState::Down, Some(e)),
+            }
+            if self.config.is_file() && !self.config.looped && self.lock().last_error.is_none() {
+                self.set_state(StreamState::Finished, None);
+                return;
+            }
+            let (state, _) = self.state();
+            if state != StreamState::Down {
+                self.set_state(StreamState::Down, Some("stream ended".into()));
+            }
+            tracing::warn!(camera = %self.config.name, backoff_ms = backoff.as_millis() as u64, "camera stream down; reconnecting");
+            self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+        self.set_state(StreamState::Stopped, None);
+    }
+
+    /// Runs ffmpeg until its stream ends. Ok(true) if any frame arrived.
+    fn read_once(&self, seq: &mut u64) -> Result<bool, String> {
+        let mut child = Command::new("ffmpeg")
+            .args(self.config.ffmpeg_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        let mut stdout = child.stdout.take().ok_or("ffmpeg has no stdout")?;
+        let stderr = child.stderr.take();
+        *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        let (w, h) = (self.config.width, self.config.height);
+        let size = (w * h * 3) as usize;
+        let mut got_any = false;
+        loop {
+            let mut buf = vec![0u8; size];
+            match stdout.read_exact(&mut buf) {
+                Ok(()) => {
+                    got_any = true;
+                    self.lock().last_error = None;
+                    *seq += 1;
+                    self.stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                    let Some(image) = RgbImage::from_raw(w, h, buf) else {
+                        break;
+                    };
+                    self.publish(Frame {
+                        image,
+                        seq: *seq,
+                        captured: Instant::now(),
+                    });
+                }
+                Err(_) => break,
+            }
+        }
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let status = child.as_mut().and_then(|c| {
+            let _ = c.kill();
+            c.wait().ok()
+        });
+        let mut message = String::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut message);
+        }
+        // ffmpeg's own messages can echo the URL (with credentials); keep
+        // only the last line and never log frame data.
+        let last = message.lines().last().unwrap_or("").trim().to_string();
+        match status {
+            Some(s) if s.success() && got_any => Ok(true),
+            _ if got_any && self.config.is_file() => Ok(true),
+            _ if got_any => Err(format!(
+                "stream interrupted{}",
+                if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last}")
+                }
+            )),
+            _ => Err(if last.is_empty() {
+                "no frames from the source".into()
+            } else {
+                last
+            }),
+        }
+    }
+
+    /// Kills ffmpeg when no frame has arrived for the stall timeout, so
+    /// `run` reconnects.
+    fn watch(self: Arc<Self>) {
+        let mut last_count = 0;
+        let mut last_change = Instant::now();
+        while !self.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(250));
+            let n = self.stats.frames_in.load(Ordering::Relaxed);
+            let (state, _) = self.state();
+            if n != last_count || state != StreamState::Streaming || self.config.lossless {
+                last_count = n;
+                last_change = Instant::now();
+            } else if last_change.elapsed() > self.config.stall_timeout {
+                tracing::warn!(camera = %self.config.name, "camera stalled; restarting");
+                self.lock().last_error = Some("stalled".into());
+                self.kill_child();
+                last_change = Instant::now();
+            }
+            if matches!(state, StreamState::Finished | StreamState::Stopped) {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The `live` stage: camera streams in, Recognition Opportunities and
+//! Alerts out, and nothing kept of anyone else.
+//!
+//! [`ingest`] reads cameras through ffmpeg (newest frame wins, drops
+//! counted, reconnects with backoff); [`zone`] limits recognition to each
+//! camera's Zone of Recognition; [`tracker`] turns detections into one
+//! track per passer-by; [`pipeline`] matches tracks against the
+//! Deployment's Watchlist and hands Alerts to the store, only while the
+//! Deployment is Active.
+
+pub mod ingest;
+pub mod pipeline;
+pub mod tracker;
+pub mod zone;
+
+pub use ingest::{CameraConfig, StreamState};
+pub use pipeline::{CameraHealth, CameraSetup, DeploymentLink, Gate, LiveRun, Watchlist};
+pub use zone::Zone;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Store(#[from] vigil_store::StoreError),
+    #[error(transparent)]
+    Vision(#[from] vigil_vision::VisionError),
+    #[error("watchlist: {0}")]
+    Watchlist(String),
+}

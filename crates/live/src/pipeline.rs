@@ -1,0 +1,559 @@
+//! The live pipeline: per camera, frames → faces → tracks → matches →
+//! Alerts, only while the Deployment is Active.
+//!
+//! Privacy is structural here (LFR-5): a face's crop and template exist
+//! only in local variables of one frame's processing; a track keeps
+//! geometry, a quality score and which subjects it already alerted on. When
+//! a track ends without an Alert, all that remains of the person is +1 on
+//! the passers-by counter. Only an Alert's Probe crop goes anywhere: to the
+//! store, encrypted under the Deployment's key.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use image::RgbImage;
+use serde::Serialize;
+use vigil_core::Millis;
+use vigil_gallery::Gallery;
+use vigil_store::alerts::NewAlert;
+use vigil_store::Store;
+use vigil_vision::{image_io, quality, FaceEngine, QualityGate};
+
+use crate::ingest::{CameraConfig, Stream, StreamState};
+use crate::tracker::{Tracker, TrackerConfig};
+use crate::zone::Zone;
+use crate::LiveError;
+
+/// One camera and its recognition settings.
+#[derive(Debug, Clone)]
+pub struct CameraSetup {
+    pub camera: CameraConfig,
+    pub zone: Zone,
+    /// Faces-per-frame limit (ENG-6): the largest are kept.
+    pub max_faces: usize,
+}
+
+/// Whether the Deployment lets frames be analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Gate {
+    Active,
+    Paused,
+    Ended,
+}
+
+/// The pipeline's connection to its Deployment in the store.
+pub struct DeploymentLink {
+    store: Arc<Store>,
+    runtime: tokio::runtime::Handle,
+    pub deployment_id: String,
+    gate: AtomicU8,
+    pending_passers: AtomicU64,
+}
+
+impl DeploymentLink {
+    pub fn new(
+        store: Arc<Store>,
+        runtime: tokio::runtime::Handle,
+        deployment_id: &str,
+    ) -> Result<Arc<Self>, LiveError> {
+        let link = Arc::new(Self {
+            store,
+            runtime,
+            deployment_id: deployment_id.into(),
+            gate: AtomicU8::new(1),
+            pending_passers: AtomicU64::new(0),
+        });
+        link.refresh()?;
+        Ok(link)
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// Reads the Deployment's state from the store.
+    pub fn refresh(&self) -> Result<Gate, LiveError> {
+        let d = self.block_on(self.store.deployment(&self.deployment_id))?;
+        let gate = if d.may_process_frames(self.store.now()) {
+            Gate::Active
+        } else if d.state.has_ended() || d.state.is_final() {
+            Gate::Ended
+        } else {
+            Gate::Paused
+        };
+        self.gate.store(gate as u8, Ordering::SeqCst);
+        Ok(gate)
+    }
+
+    pub fn gate(&self) -> Gate {
+        match self.gate.load(Ordering::SeqCst) {
+            0 => Gate::Active,
+            1 => Gate::Paused,
+            _ => Gate::Ended,
+        }
+    }
+
+    fn add_passers(&self, n: u64) {
+        self.pending_passers.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Writes the passers-by counted since the last flush.
+    pub fn flush(&self) -> Result<(), LiveError> {
+        let n = self.pending_passers.swap(0, Ordering::SeqCst);
+        if n > 0 {
+            if let Err(e) =
+                self.block_on(self.store.record_passers_by(&self.deployment_id, n, 0, 0))
+            {
+                self.pending_passers.fetch_add(n, Ordering::SeqCst);
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Deployment's Watchlist, enrolled for matching.
+pub struct Watchlist {
+    pub gallery: Gallery,
+    /// First image of each entry, shown as the Candidate Image.
+    pub candidate_images: HashMap<String, Vec<u8>>,
+    /// Entries that failed to enrol (no usable face), by id.
+    pub not_enrolled: Vec<String>,
+}
+
+impl Watchlist {
+    /// Reads the Watchlist images from the store (audited) and enrols the
+    /// best face of each.
+    pub fn load(link: &DeploymentLink, engine: &FaceEngine) -> Result<Self, LiveError> {
+        let entries = link.block_on(link.store.watchlist(&link.deployment_id))?;
+        let mut gallery = Gallery::new();
+        let mut candidate_images = HashMap::new();
+        let mut not_enrolled = Vec::new();
+        for e in entries {
+            let images = link.block_on(link.store.watchlist_images("live-pipeline", &e.id))?;
+            let mut enrolled = false;
+            for bytes in &images {
+                let Ok(img) = image_io::decode(bytes, Default::default()) else {
+                    continue;
+                };
+                let faces = engine.analyse(&img)?;
+                if let Some(t) = FaceEngine::best_face(&faces).and_then(|f| f.template.as_ref()) {
+                    gallery
+                        .enrol(&e.id, "watchlist", t)
+                        .map_err(|x| LiveError::Watchlist(x.to_string()))?;
+                    enrolled = true;
+                }
+            }
+            if enrolled {
+                candidate_images.insert(e.id.clone(), images[0].clone());
+            } else {
+                not_enrolled.push(e.id.clone());
+            }
+        }
+        Ok(Self {
+            gallery,
+            candidate_images,
+            not_enrolled,
+        })
+    }
+}
+
+/// Counters of one camera's recognition, for health reports and metrics.
+#[derive(Debug, Default)]
+pub struct CameraStats {
+    pub frames_processed: AtomicU64,
+    pub frames_paused: AtomicU64,
+    pub faces: AtomicU64,
+    pub faces_over_limit: AtomicU64,
+    pub passers_by: AtomicU64,
+    pub alerts: AtomicU64,
+    pub alert_errors: AtomicU64,
+    pub recognition_times_ms: Mutex<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CameraHealth {
+    pub camera: String,
+    pub state: StreamState,
+    pub last_error: Option<String>,
+    pub frames_in: u64,
+    pub frames_processed: u64,
+    pub frames_dropped: u64,
+    pub frames_paused: u64,
+    pub reconnects: u64,
+    pub faces: u64,
+    pub faces_over_limit: u64,
+    pub passers_by: u64,
+    pub alerts: u64,
+    pub processed_fps: f64,
+    pub p50_recognition_time_ms: Option<f64>,
+    pub p95_recognition_time_ms: Option<f64>,
+}
+
+struct TrackState {
+    first_seen: Instant,
+    best_quality: f32,
+    alerted: HashSet<String>,
+}
+
+struct Worker {
+    setup: CameraSetup,
+    stream: Arc<Stream>,
+    stats: Arc<CameraStats>,
+    engine: Arc<FaceEngine>,
+    watchlist: Arc<Watchlist>,
+    link: Arc<DeploymentLink>,
+    threshold: f32,
+    gate: QualityGate,
+    stop: Arc<AtomicBool>,
+}
+
+fn wall_ms(at: Instant) -> Millis {
+    let now_wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    now_wall - at.elapsed().as_millis() as i64
+}
+
+/// How good a face is for recognition: big, frontal, sharp.
+fn face_score(q: &vigil_vision::Quality) -> f32 {
+    q.inter_eye_distance
+        * (1.0 - q.yaw_degrees.abs() / 90.0).max(0.0)
+        * (q.sharpness / 100.0).min(1.0)
+}
+
+fn probe_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
+    let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
+    let x0 = (bbox[0] - w * 0.25).max(0.0) as u32;
+    let y0 = (bbox[1] - h * 0.25).max(0.0) as u32;
+    let x1 = ((bbox[2] + w * 0.25) as u32).min(frame.width());
+    let y1 = ((bbox[3] + h * 0.25) as u32).min(frame.height());
+    let crop = image::imageops::crop_imm(
+        frame,
+        x0,
+        y0,
+        x1.saturating_sub(x0).max(1),
+        y1.saturating_sub(y0).max(1),
+    )
+    .to_image();
+    let mut out = Vec::new();
+    let _ = image::DynamicImage::ImageRgb8(crop)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg);
+    out
+}
+
+impl Worker {
+    fn run(self) {
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut tracks: HashMap<u64, TrackState> = HashMap::new();
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match self.link.gate() {
+                Gate::Ended => break,
+                Gate::Paused => {
+                    // Frames keep arriving (so the stream stays healthy) but
+                    // none is analysed; open tracks end unrecognised.
+                    for t in tracker.finish() {
+                        self.end_track(&t, &mut tracks);
+                    }
+                    if self.stream.next_frame(Duration::from_millis(200)).is_some() {
+                        self.stats.frames_paused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                }
+                Gate::Active => {}
+            }
+            let Some(frame) = self.stream.next_frame(Duration::from_millis(200)) else {
+                if self.stream.is_over() {
+                    break;
+                }
+                continue;
+            };
+            if let Err(e) = self.process(&frame.image, frame.captured, &mut tracker, &mut tracks) {
+                tracing::error!(camera = %self.setup.camera.name, error = %e, "frame processing failed");
+            }
+            self.stats.frames_processed.fetch_add(1, Ordering::Relaxed);
+        }
+        for t in tracker.finish() {
+            self.end_track(&t, &mut tracks);
+        }
+    }
+
+    fn end_track(&self, t: &crate::tracker::Track, tracks: &mut HashMap<u64, TrackState>) {
+        tracks.remove(&t.id);
+        if t.hits >= 2 {
+            self.stats.passers_by.fetch_add(1, Ordering::Relaxed);
+            self.link.add_passers(1);
+        }
+    }
+
+    fn process(
+        &self,
+        image: &RgbImage,
+        captured: Instant,
+        tracker: &mut Tracker,
+        tracks: &mut HashMap<u64, TrackState>,
+    ) -> Result<(), LiveError> {
+        let mut dets = self.engine.detector().detect(image)?;
+        dets.retain(|d| {
+            let eyes = [
+                (d.landmarks[0][0] + d.landmarks[1][0]) / 2.0,
+                (d.landmarks[0][1] + d.landmarks[1][1]) / 2.0,
+            ];
+            self.setup.zone.contains(eyes)
+        });
+        dets.sort_by(|a, b| {
+            ((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
+                .total_cmp(&((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1])))
+        });
+        if dets.len() > self.setup.max_faces {
+            self.stats.faces_over_limit.fetch_add(
+                (dets.len() - self.setup.max_faces) as u64,
+                Ordering::Relaxed,
+            );
+            dets.truncate(self.setup.max_faces);
+        }
+        self.stats
+            .faces
+            .fetch_add(dets.len() as u64, Ordering::Relaxed);
+        let boxes: Vec<[f32; 4]> = dets.iter().map(|d| d.bbox).collect();
+        let update = tracker.update(&boxes);
+        for t in &update.ended {
+            self.end_track(t, tracks);
+        }
+        // Decide which faces are worth a (new) template: usable and better
+        // than anything this track has had.
+        let mut to_embed = Vec::new();
+        for (det, &track_id) in dets.iter().zip(&update.assigned) {
+            let state = tracks.entry(track_id).or_insert_with(|| TrackState {
+                first_seen: captured,
+                best_quality: 0.0,
+                alerted: HashSet::new(),
+            });
+            let q = quality::measure(image, det)?;
+            if !self.gate.judge(&q).passed {
+                continue;
+            }
+            let score = face_score(&q);
+            if score > state.best_quality * 1.1 {
+                state.best_quality = score;
+                to_embed.push((det.clone(), track_id));
+            }
+        }
+        if to_embed.is_empty() {
+            return Ok(());
+        }
+        let Some(rec) = self.engine.recogniser() else {
+            return Ok(());
+        };
+        let ds: Vec<_> = to_embed.iter().map(|(d, _)| d.clone()).collect();
+        let templates = rec.embed(image, &ds)?;
+        for ((det, track_id), template) in to_embed.iter().zip(templates) {
+            let candidates = self
+                .watchlist
+                .gallery
+                .search(&template, 5)
+                .map_err(|e| LiveError::Watchlist(e.to_string()))?;
+            for c in candidates.into_iter().filter(|c| c.score >= self.threshold) {
+                let Some(state) = tracks.get_mut(track_id) else {
+                    continue;
+                };
+                // At most one Alert per (Recognition Opportunity, subject).
+                if !state.alerted.insert(c.subject.clone()) {
+                    continue;
+                }
+                let first_seen = wall_ms(state.first_seen);
+                let quality = quality::measure(image, det)
+                    .ok()
+                    .and_then(|q| serde_json::to_string(&q).ok())
+                    .unwrap_or_default();
+                let alert = NewAlert {
+                    deployment_id: self.link.deployment_id.clone(),
+                    camera: self.setup.camera.name.clone(),
+                    watchlist_entry_id: c.subject.clone(),
+                    score: f64::from(c.score),
+                    first_seen,
+                    quality,
+                    probe_image: probe_jpeg(image, det.bbox),
+                    candidate_image: self
+                        .watchlist
+                        .candidate_images
+                        .get(&c.subject)
+                        .cloned()
+                        .unwrap_or_default(),
+                };
+                match self.link.block_on(self.link.store.raise_alert(alert)) {
+                    Ok(a) => {
+                        self.stats.alerts.fetch_add(1, Ordering::Relaxed);
+                        let rt = (a.raised - first_seen).max(0) as f64;
+                        self.stats
+                            .recognition_times_ms
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push(rt);
+                        tracing::info!(camera = %self.setup.camera.name, alert = %a.id, score = c.score, "Alert raised");
+                    }
+                    Err(e) => {
+                        self.stats.alert_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(camera = %self.setup.camera.name, error = %e, "Alert could not be stored");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A running LFR session over several cameras.
+pub struct LiveRun {
+    cameras: Vec<(Arc<Stream>, Arc<CameraStats>)>,
+    workers: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    link: Arc<DeploymentLink>,
+    poller: Option<JoinHandle<()>>,
+    started: Instant,
+}
+
+impl LiveRun {
+    /// Starts ingest and recognition on every camera.
+    pub fn start(
+        engine: Arc<FaceEngine>,
+        link: Arc<DeploymentLink>,
+        watchlist: Arc<Watchlist>,
+        cameras: Vec<CameraSetup>,
+    ) -> Result<Self, LiveError> {
+        let d = link.block_on(link.store.deployment(&link.deployment_id))?;
+        let threshold = d.authority.as_ref().map(|a| a.threshold).ok_or_else(|| {
+            LiveError::Watchlist("the Deployment has no Written Authority (no Threshold)".into())
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut run = Self {
+            cameras: Vec::new(),
+            workers: Vec::new(),
+            stop: stop.clone(),
+            link: link.clone(),
+            poller: None,
+            started: Instant::now(),
+        };
+        for setup in cameras {
+            let stream = Stream::start(setup.camera.clone());
+            let stats = Arc::new(CameraStats::default());
+            let mut gate = engine.gate().clone();
+            gate.min_inter_eye_distance = setup.zone.min_inter_eye_distance;
+            let worker = Worker {
+                setup: setup.clone(),
+                stream: stream.clone(),
+                stats: stats.clone(),
+                engine: engine.clone(),
+                watchlist: watchlist.clone(),
+                link: link.clone(),
+                threshold,
+                gate,
+                stop: stop.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("lfr-{}", setup.camera.name))
+                .spawn(move || worker.run())
+                .map_err(|e| LiveError::Watchlist(e.to_string()))?;
+            run.cameras.push((stream, stats));
+            run.workers.push(handle);
+        }
+        let poll_link = link.clone();
+        let poll_stop = stop.clone();
+        run.poller = std::thread::Builder::new()
+            .name("lfr-deployment-gate".into())
+            .spawn(move || {
+                while !poll_stop.load(Ordering::SeqCst) {
+                    if let Err(e) = poll_link.refresh() {
+                        tracing::error!(error = %e, "cannot read the Deployment state; pausing");
+                        poll_link.gate.store(Gate::Paused as u8, Ordering::SeqCst);
+                    }
+                    let _ = poll_link.flush();
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+            })
+            .ok();
+        Ok(run)
+    }
+
+    pub fn health(&self) -> Vec<CameraHealth> {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.cameras
+            .iter()
+            .map(|(s, st)| {
+                let (state, last_error) = s.state();
+                let mut rts = st
+                    .recognition_times_ms
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                rts.sort_by(f64::total_cmp);
+                let pick = |q: f64| {
+                    (!rts.is_empty()).then(|| rts[((rts.len() - 1) as f64 * q).round() as usize])
+                };
+                let processed = st.frames_processed.load(Ordering::Relaxed);
+                CameraHealth {
+                    camera: s.config.name.clone(),
+                    state,
+                    last_error,
+                    frames_in: s.stats.frames_in.load(Ordering::Relaxed),
+                    frames_processed: processed,
+                    frames_dropped: s.stats.frames_dropped.load(Ordering::Relaxed),
+                    frames_paused: st.frames_paused.load(Ordering::Relaxed),
+                    reconnects: s.stats.reconnects.load(Ordering::Relaxed),
+                    faces: st.faces.load(Ordering::Relaxed),
+                    faces_over_limit: st.faces_over_limit.load(Ordering::Relaxed),
+                    passers_by: st.passers_by.load(Ordering::Relaxed),
+                    alerts: st.alerts.load(Ordering::Relaxed),
+                    processed_fps: processed as f64 / secs,
+                    p50_recognition_time_ms: pick(0.5),
+                    p95_recognition_time_ms: pick(0.95),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether every camera's worker has finished (files ended, or the
+    /// Deployment ended).
+    pub fn is_finished(&self) -> bool {
+        self.workers.iter().all(|w| w.is_finished())
+    }
+
+    /// Waits until every worker has finished or `timeout` passes.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if self.is_finished() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.is_finished()
+    }
+
+    /// Stops everything, flushes counters and returns the final health.
+    pub fn stop(mut self) -> Vec<CameraHealth> {
+        self.stop.store(true, Ordering::SeqCst);
+        for (s, _) in &self.cameras {
+            s.stop();
+        }
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        if let Some(p) = self.poller.take() {
+            let _ = p.join();
+        }
+        let _ = self.link.flush();
+        self.health()
+    }
+}

@@ -1,0 +1,568 @@
+//! The live pipeline end to end, on videos this test builds with ffmpeg
+//! from real face photos shipped by registry packages: watchlist and
+//! non-watchlist people entering, crossing and leaving, several at once.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_core::access::{Rank, Role, User};
+use vigil_core::deployment::{Application, Assessments, WrittenAuthority};
+use vigil_core::watchlist::Category;
+use vigil_live::{
+    CameraConfig, CameraSetup, DeploymentLink, LiveRun, StreamState, Watchlist, Zone,
+};
+use vigil_store::{Store, SystemClock};
+use vigil_vision::engine::default_cache_dir;
+use vigil_vision::{image_io, EngineConfig, FaceEngine, Provider, QualityGate, RuntimeOptions};
+
+fn cache() -> PathBuf {
+    let d = default_cache_dir();
+    assert!(d.join("samples").is_dir(), "run scripts/setup.sh first");
+    d
+}
+
+fn engine() -> Arc<FaceEngine> {
+    Arc::new(
+        FaceEngine::load(&EngineConfig {
+            models_dir: cache().join("models"),
+            detector: "yunet-2023mar".into(),
+            recogniser: Some("sface-2021dec".into()),
+            runtime: RuntimeOptions {
+                library: cache().join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
+                provider: Provider::Cpu,
+                intra_threads: 2,
+            },
+            gate: QualityGate::default(),
+        })
+        .unwrap(),
+    )
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(cache().join("samples").join(name)).unwrap()
+}
+
+/// Crops the face of a sample photo (with margin) to a PNG `width` wide.
+fn face_crop(engine: &FaceEngine, name: &str, dir: &Path, width: u32) -> PathBuf {
+    let img = image_io::decode(&sample(name), Default::default()).unwrap();
+    let d = &engine.detector().detect(&img).unwrap()[0];
+    let (w, h) = (d.bbox[2] - d.bbox[0], d.bbox[3] - d.bbox[1]);
+    let x0 = (d.bbox[0] - 0.4 * w).max(0.0) as u32;
+    let y0 = (d.bbox[1] - 0.4 * h).max(0.0) as u32;
+    let x1 = ((d.bbox[2] + 0.4 * w) as u32).min(img.width());
+    let y1 = ((d.bbox[3] + 0.4 * h) as u32).min(img.height());
+    let crop = image::imageops::crop_imm(&img, x0, y0, x1 - x0, y1 - y0).to_image();
+    let height = (crop.height() as f32 * width as f32 / crop.width() as f32) as u32;
+    let resized =
+        image::imageops::resize(&crop, width, height, image::imageops::FilterType::Triangle);
+    let out = dir.join(name.replace(".jpg", ".png"));
+    resized.save(&out).unwrap();
+    out
+}
+
+/// One person crossing the frame: image, start and end time (s), top y,
+/// and direction.
+struct Pass {
+    image: PathBuf,
+    from: f32,
+    to: f32,
+    y: u32,
+    left_to_right: bool,
+}
+
+fn make_video(out: &Path, w: u32, h: u32, fps: u32, seconds: f32, passes: &[Pass]) {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+    ]);
+    cmd.arg(format!("color=c=0x506070:s={w}x{h}:r={fps}:d={seconds}"));
+    for p in passes {
+        cmd.args(["-loop", "1", "-framerate", &fps.to_string(), "-i"])
+            .arg(&p.image);
+    }
+    let mut graph = String::new();
+    let mut last = "0:v".to_string();
+    for (i, p) in passes.iter().enumerate() {
+        let speed = format!("(({w}+overlay_w)/{})", p.to - p.from);
+        let x = if p.left_to_right {
+            format!("-overlay_w+(t-{})*{speed}", p.from)
+        } else {
+            format!("{w}-(t-{})*{speed}", p.from)
+        };
+        let next = format!("v{i}");
+        graph.push_str(&format!(
+            "[{last}][{}:v]overlay=x='{x}':y={}:enable='between(t,{},{})':shortest=1[{next}];",
+            i + 1,
+            p.y,
+            p.from,
+            p.to
+        ));
+        last = next;
+    }
+    graph.pop();
+    cmd.args([
+        "-filter_complex",
+        &graph,
+        "-map",
+        &format!("[{last}]"),
+        "-t",
+        &seconds.to_string(),
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "3",
+    ]);
+    cmd.arg(out);
+    let status = cmd
+        .status()
+        .expect("ffmpeg runs (scripts/setup.sh installs it)");
+    assert!(status.success(), "ffmpeg could not build the test video");
+}
+
+fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
+    User {
+        id: id.into(),
+        display_name: id.into(),
+        rank,
+        roles: roles.to_vec(),
+    }
+}
+
+struct World {
+    store: Arc<Store>,
+    rt: tokio::runtime::Runtime,
+    deployment: String,
+    obama_entry: String,
+    ardern_entry: String,
+    silver: User,
+    data_dir: tempfile::TempDir,
+}
+
+/// A Deployment with a Watchlist of two subjects (Obama from two photos,
+/// Ardern from one), authorised at Threshold 0.45 and active.
+fn world(activate: bool) -> World {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        rt.block_on(Store::open_data_dir(
+            data_dir.path(),
+            None,
+            Arc::new(SystemClock),
+        ))
+        .unwrap(),
+    );
+    let admin = user("admin", Rank::Staff, &[Role::Administrator]);
+    let applicant = user("applicant", Rank::Inspector, &[Role::Applicant]);
+    let npcc = user("npcc", Rank::Commander, &[]);
+    let supt = user("supt", Rank::Superintendent, &[Role::AuthorisingOfficer]);
+    let silver = user("silver", Rank::ChiefInspector, &[]);
+    let compiler = user("compiler", Rank::Staff, &[]);
+    let operator = user("operator", Rank::Constable, &[]);
+    let (deployment, obama_entry, ardern_entry) = rt.block_on(async {
+        for u in [
+            &admin, &applicant, &npcc, &supt, &silver, &compiler, &operator,
+        ] {
+            store.put_user(u).await.unwrap();
+        }
+        let f = "x".to_string();
+        let app = Application {
+            title: "test".into(),
+            location: "Test Street".into(),
+            starts_at: 0,
+            ends_at: i64::MAX / 2,
+            legitimate_aim: f.clone(),
+            legal_basis: f.clone(),
+            necessity: f.clone(),
+            proportionality: f.clone(),
+            safeguards: f.clone(),
+            watchlist_composition: f.clone(),
+            resources: f.clone(),
+            assessments: Assessments {
+                community_impact: f.clone(),
+                equality_impact: f.clone(),
+                data_protection_impact: f.clone(),
+                surveillance_camera_self_assessment: f.clone(),
+                operational_risk: f,
+            },
+        };
+        let d = store.create_deployment(&applicant, app).await.unwrap();
+        store
+            .act(&d.id, &applicant, |d, _, now| d.submit(&applicant, now))
+            .await
+            .unwrap();
+        store
+            .act(&d.id, &npcc, |d, _, now| d.consult(&npcc, false, "ok", now))
+            .await
+            .unwrap();
+        let wad = WrittenAuthority {
+            reasoning: "ok".into(),
+            alternatives_considered: "none".into(),
+            threshold: 0.45,
+            target_false_alert_rate: None,
+        };
+        store
+            .act(&d.id, &supt, |d, _, now| {
+                d.authorise(&supt, wad.clone(), now)
+            })
+            .await
+            .unwrap();
+        store
+            .assign(&admin, &d.id, &silver.id, Role::Silver)
+            .await
+            .unwrap();
+        store
+            .assign(&admin, &d.id, &compiler.id, Role::WatchlistCompiler)
+            .await
+            .unwrap();
+        store
+            .assign(&admin, &d.id, &operator.id, Role::Operator)
+            .await
+            .unwrap();
+        let o1 = store
+            .add_reference_image(&admin, "REF-OBAMA", "custody", &sample("obama_1.jpg"))
+            .await
+            .unwrap();
+        let o2 = store
+            .add_reference_image(&admin, "REF-OBAMA", "custody", &sample("obama_2.jpg"))
+            .await
+            .unwrap();
+        let a1 = store
+            .add_reference_image(&admin, "REF-ARDERN", "custody", &sample("ardern_1.jpg"))
+            .await
+            .unwrap();
+        let eo = store
+            .add_watchlist_entry(
+                &compiler,
+                &d.id,
+                Category::Primary,
+                "wanted",
+                false,
+                &[o1, o2],
+            )
+            .await
+            .unwrap();
+        let ea = store
+            .add_watchlist_entry(&compiler, &d.id, Category::Primary, "wanted", false, &[a1])
+            .await
+            .unwrap();
+        if activate {
+            store
+                .act(&d.id, &silver, |d, r, now| d.activate(&silver, r, now))
+                .await
+                .unwrap();
+        }
+        (d.id, eo.id, ea.id)
+    });
+    World {
+        store,
+        rt,
+        deployment,
+        obama_entry,
+        ardern_entry,
+        silver,
+        data_dir,
+    }
+}
+
+/// Five passers-by over 12 s at 10 fps, 1280x720: two on the Watchlist
+/// (photos not used for enrolment), three not; two people in frame at once.
+fn crowd_video(engine: &FaceEngine, dir: &Path) -> PathBuf {
+    let c = |n: &str| face_crop(engine, n, dir, 230);
+    let passes = [
+        Pass {
+            image: c("obama_3.jpg"),
+            from: 0.0,
+            to: 5.0,
+            y: 40,
+            left_to_right: true,
+        },
+        Pass {
+            image: c("biden_1.jpg"),
+            from: 1.0,
+            to: 6.0,
+            y: 380,
+            left_to_right: false,
+        },
+        Pass {
+            image: c("sunak_1.jpg"),
+            from: 5.5,
+            to: 10.5,
+            y: 40,
+            left_to_right: false,
+        },
+        Pass {
+            image: c("ardern_2.jpg"),
+            from: 6.0,
+            to: 11.0,
+            y: 380,
+            left_to_right: true,
+        },
+        Pass {
+            image: c("macron_2.jpg"),
+            from: 3.0,
+            to: 8.0,
+            y: 200,
+            left_to_right: true,
+        },
+    ];
+    let out = dir.join("crowd.mkv");
+    make_video(&out, 1280, 720, 10, 12.0, &passes);
+    out
+}
+
+fn camera(name: &str, url: &Path) -> CameraSetup {
+    let mut c = CameraConfig::new(name, &url.to_string_lossy());
+    c.lossless = true;
+    CameraSetup {
+        camera: c,
+        zone: Zone::default(),
+        max_faces: 10,
+    }
+}
+
+fn start(w: &World, engine: &Arc<FaceEngine>, cams: Vec<CameraSetup>) -> LiveRun {
+    let _guard = w.rt.enter();
+    let link = DeploymentLink::new(w.store.clone(), w.rt.handle().clone(), &w.deployment).unwrap();
+    let watchlist = Arc::new(Watchlist::load(&link, engine).unwrap());
+    assert!(watchlist.not_enrolled.is_empty());
+    LiveRun::start(engine.clone(), link, watchlist, cams).unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
+    let engine = engine();
+    let media = tempfile::tempdir().unwrap();
+    let video = crowd_video(&engine, media.path());
+    let w = world(true);
+    let run = start(&w, &engine, vec![camera("north", &video)]);
+    assert!(
+        run.wait(Duration::from_secs(240)),
+        "pipeline did not finish"
+    );
+    let health = run.stop();
+    let h = &health[0];
+    println!("{}", serde_json::to_string_pretty(&health).unwrap());
+    assert_eq!(h.frames_in, 120);
+    assert_eq!(h.frames_processed, 120);
+    assert_eq!(h.frames_dropped, 0);
+
+    let (alerts, stats) = w.rt.block_on(async {
+        let op = w.store.user("operator").await.unwrap();
+        (
+            w.store.alerts(&op, &w.deployment).await.unwrap(),
+            w.store.deployment_stats(&w.deployment).await.unwrap(),
+        )
+    });
+    let mut subjects: Vec<&str> = alerts
+        .iter()
+        .map(|a| a.subject_ref.as_deref().unwrap())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        ["REF-ARDERN", "REF-OBAMA"],
+        "exactly one Alert per watchlist passer-by"
+    );
+    assert_eq!(h.alerts, 2);
+    assert_eq!(stats.passers_by, 5, "five Recognition Opportunities");
+    assert_eq!(h.passers_by, 5);
+    for a in &alerts {
+        assert!(a.score >= 0.45);
+        assert!(a.recognition_time_ms >= 0);
+        assert_eq!(a.camera, "north");
+    }
+    assert!(h.p95_recognition_time_ms.is_some());
+    let _ = (&w.obama_entry, &w.ardern_entry);
+
+    // Nothing of the three others reached the disk: the data directory holds
+    // only the database files and the key, and the only sealed media are
+    // the reference images, the Watchlist copies and two per Alert.
+    let mut names: Vec<String> = files_under(w.data_dir.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.retain(|n| n != "vigil.db-wal" && n != "vigil.db-shm");
+    assert_eq!(names, ["master.key", "vigil.db"]);
+    let media_rows: i64 = w.rt.block_on(async {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) AS n FROM media")
+            .fetch_one(w.store.pool())
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    });
+    assert_eq!(media_rows, 3 + 3 + 2 * 2);
+    for f in files_under(w.data_dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(4).any(|x| x == b"JFIF"),
+            "unencrypted JPEG in {}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_suspended_deployment_analyses_no_frames_and_a_concluded_one_stops_the_pipeline() {
+    let engine = engine();
+    let media = tempfile::tempdir().unwrap();
+    let video = crowd_video(&engine, media.path());
+    let w = world(false);
+    // Authorised but not active: nothing may be analysed.
+    let mut cam = camera("gate", &video);
+    cam.camera.lossless = false;
+    cam.camera.realtime = true;
+    cam.camera.looped = true;
+    let run = start(&w, &engine, vec![cam]);
+    std::thread::sleep(Duration::from_secs(3));
+    let h = &run.health()[0];
+    assert_eq!(h.frames_processed, 0);
+    assert!(h.frames_paused > 0);
+    assert_eq!(h.faces, 0);
+    // Activate: frames flow into recognition; then conclude: it stops.
+    let silver = w.silver.clone();
+    w.rt.block_on(w.store.act(&w.deployment, &silver, |d, r, now| {
+        d.activate(&silver, r, now)
+    }))
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(run.health()[0].frames_processed > 0);
+    w.rt.block_on(w.store.act(&w.deployment, &silver, |d, r, now| {
+        d.conclude(&silver, r, "end", now)
+    }))
+    .unwrap();
+    assert!(
+        run.wait(Duration::from_secs(10)),
+        "a concluded Deployment must stop the pipeline"
+    );
+    let processed = run.health()[0].frames_processed;
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(run.health()[0].frames_processed, processed);
+    run.stop();
+}
+
+fn serve(video: &Path, port: u16) -> Child {
+    Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "quiet",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+        ])
+        .arg(video)
+        .args(["-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1"])
+        .arg(format!("http://127.0.0.1:{port}/cam"))
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_another() {
+    let engine = engine();
+    let media = tempfile::tempdir().unwrap();
+    let video = crowd_video(&engine, media.path());
+    let w = world(true);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = serve(&video, port);
+    std::thread::sleep(Duration::from_millis(700));
+    let mut live = CameraConfig::new("http-cam", &format!("http://127.0.0.1:{port}/cam"));
+    live.stall_timeout = Duration::from_secs(3);
+    let broken = CameraConfig::new("broken", "/nonexistent/camera.mkv");
+    let run = start(
+        &w,
+        &engine,
+        vec![
+            CameraSetup {
+                camera: live,
+                zone: Zone::default(),
+                max_faces: 10,
+            },
+            CameraSetup {
+                camera: broken,
+                zone: Zone::default(),
+                max_faces: 10,
+            },
+            camera("file", &video),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let before = run.health();
+    assert!(before[0].frames_in > 5, "{:?}", before[0]);
+    // The stream dies...
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let down = &run.health()[0];
+    assert_ne!(down.state, StreamState::Streaming, "{down:?}");
+    // ...and comes back.
+    let mut server = serve(&video, port);
+    let mut recovered = false;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        let h = &run.health()[0];
+        if h.state == StreamState::Streaming && h.frames_in > down.frames_in + 5 {
+            recovered = true;
+            break;
+        }
+    }
+    let after = run.health();
+    assert!(recovered, "stream did not come back: {:?}", after[0]);
+    assert!(after[0].reconnects >= 1);
+    // The broken camera is reported, retried, and harmed nothing else.
+    assert_eq!(after[1].frames_in, 0);
+    assert!(
+        matches!(after[1].state, StreamState::Down | StreamState::Connecting),
+        "{:?}",
+        after[1]
+    );
+    assert!(after[1].last_error.is_some());
+    assert!(after[1].reconnects >= 1);
+    for _ in 0..400 {
+        if run.health()[2].state == StreamState::Finished {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let final_health = run.stop();
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(
+        final_health[2].frames_processed, 120,
+        "{:?}",
+        final_health[2]
+    );
+    assert!(final_health[2].alerts >= 2);
+}
