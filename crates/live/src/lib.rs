@@ -10,6 +10,7 @@
 
 pub mod ingest;
 pub mod pipeline;
+pub mod synth;
 pub mod tracker;
 pub mod zone;
 
@@ -23,6 +24,8 @@ pub enum LiveError {
     Store(#[from] vigil_store::StoreError),
     #[error(transparent)]
     Vision(#[from] vigil_vision::VisionError),
+    #[error("synthetic footage: {0}")]
+    Synth(String),
     #[error("watchlist: {0}")]
     Watchlist(String),
 }

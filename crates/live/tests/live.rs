@@ -15,7 +15,7 @@ use vigil_live::{
 };
 use vigil_store::{Store, SystemClock};
 use vigil_vision::engine::default_cache_dir;
-use vigil_vision::{image_io, EngineConfig, FaceEngine, Provider, QualityGate, RuntimeOptions};
+use vigil_vision::{EngineConfig, FaceEngine, Provider, QualityGate, RuntimeOptions};
 
 fn cache() -> PathBuf {
     let d = default_cache_dir();
@@ -42,89 +42,6 @@ fn engine() -> Arc<FaceEngine> {
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(cache().join("samples").join(name)).unwrap()
-}
-
-/// Crops the face of a sample photo (with margin) to a PNG `width` wide.
-fn face_crop(engine: &FaceEngine, name: &str, dir: &Path, width: u32) -> PathBuf {
-    let img = image_io::decode(&sample(name), Default::default()).unwrap();
-    let d = &engine.detector().detect(&img).unwrap()[0];
-    let (w, h) = (d.bbox[2] - d.bbox[0], d.bbox[3] - d.bbox[1]);
-    let x0 = (d.bbox[0] - 0.4 * w).max(0.0) as u32;
-    let y0 = (d.bbox[1] - 0.4 * h).max(0.0) as u32;
-    let x1 = ((d.bbox[2] + 0.4 * w) as u32).min(img.width());
-    let y1 = ((d.bbox[3] + 0.4 * h) as u32).min(img.height());
-    let crop = image::imageops::crop_imm(&img, x0, y0, x1 - x0, y1 - y0).to_image();
-    let height = (crop.height() as f32 * width as f32 / crop.width() as f32) as u32;
-    let resized =
-        image::imageops::resize(&crop, width, height, image::imageops::FilterType::Triangle);
-    let out = dir.join(name.replace(".jpg", ".png"));
-    resized.save(&out).unwrap();
-    out
-}
-
-/// One person crossing the frame: image, start and end time (s), top y,
-/// and direction.
-struct Pass {
-    image: PathBuf,
-    from: f32,
-    to: f32,
-    y: u32,
-    left_to_right: bool,
-}
-
-fn make_video(out: &Path, w: u32, h: u32, fps: u32, seconds: f32, passes: &[Pass]) {
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-    ]);
-    cmd.arg(format!("color=c=0x506070:s={w}x{h}:r={fps}:d={seconds}"));
-    for p in passes {
-        cmd.args(["-loop", "1", "-framerate", &fps.to_string(), "-i"])
-            .arg(&p.image);
-    }
-    let mut graph = String::new();
-    let mut last = "0:v".to_string();
-    for (i, p) in passes.iter().enumerate() {
-        let speed = format!("(({w}+overlay_w)/{})", p.to - p.from);
-        let x = if p.left_to_right {
-            format!("-overlay_w+(t-{})*{speed}", p.from)
-        } else {
-            format!("{w}-(t-{})*{speed}", p.from)
-        };
-        let next = format!("v{i}");
-        graph.push_str(&format!(
-            "[{last}][{}:v]overlay=x='{x}':y={}:enable='between(t,{},{})':shortest=1[{next}];",
-            i + 1,
-            p.y,
-            p.from,
-            p.to
-        ));
-        last = next;
-    }
-    graph.pop();
-    cmd.args([
-        "-filter_complex",
-        &graph,
-        "-map",
-        &format!("[{last}]"),
-        "-t",
-        &seconds.to_string(),
-        "-c:v",
-        "mjpeg",
-        "-q:v",
-        "3",
-    ]);
-    cmd.arg(out);
-    let status = cmd
-        .status()
-        .expect("ffmpeg runs (scripts/setup.sh installs it)");
-    assert!(status.success(), "ffmpeg could not build the test video");
 }
 
 fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
@@ -279,47 +196,15 @@ fn world(activate: bool) -> World {
 /// Five passers-by over 12 s at 10 fps, 1280x720: two on the Watchlist
 /// (photos not used for enrolment), three not; two people in frame at once.
 fn crowd_video(engine: &FaceEngine, dir: &Path) -> PathBuf {
-    let c = |n: &str| face_crop(engine, n, dir, 230);
-    let passes = [
-        Pass {
-            image: c("obama_3.jpg"),
-            from: 0.0,
-            to: 5.0,
-            y: 40,
-            left_to_right: true,
-        },
-        Pass {
-            image: c("biden_1.jpg"),
-            from: 1.0,
-            to: 6.0,
-            y: 380,
-            left_to_right: false,
-        },
-        Pass {
-            image: c("sunak_1.jpg"),
-            from: 5.5,
-            to: 10.5,
-            y: 40,
-            left_to_right: false,
-        },
-        Pass {
-            image: c("ardern_2.jpg"),
-            from: 6.0,
-            to: 11.0,
-            y: 380,
-            left_to_right: true,
-        },
-        Pass {
-            image: c("macron_2.jpg"),
-            from: 3.0,
-            to: 8.0,
-            y: 200,
-            left_to_right: true,
-        },
+    let s = |n: &str| cache().join("samples").join(n);
+    let photos = [
+        s("obama_3.jpg"),
+        s("biden_1.jpg"),
+        s("sunak_1.jpg"),
+        s("ardern_2.jpg"),
+        s("macron_2.jpg"),
     ];
-    let out = dir.join("crowd.mkv");
-    make_video(&out, 1280, 720, 10, 12.0, &passes);
-    out
+    vigil_live::synth::crowd(engine, &photos, dir, 1280, 720, 10).unwrap()
 }
 
 fn camera(name: &str, url: &Path) -> CameraSetup {
