@@ -16,8 +16,16 @@ use vigil_vision::tensor;
 use crate::commands;
 use crate::Global;
 
+#[derive(clap::Subcommand)]
+pub enum BenchKind {
+    /// The live pipeline on 1, 2 and 4 simultaneous synthetic camera streams.
+    Live(crate::live::BenchLiveArgs),
+}
+
 #[derive(Args)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    kind: Option<BenchKind>,
     /// Photo to time on (default: a sample portrait from the cache).
     #[arg(long)]
     image: Option<PathBuf>,
@@ -70,6 +78,9 @@ fn frame(img: &RgbImage, w: u32, h: u32) -> Result<RgbImage> {
 }
 
 pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
+    if let Some(BenchKind::Live(l)) = &a.kind {
+        return crate::live::bench(g, l);
+    }
     let path = a
         .image
         .clone()

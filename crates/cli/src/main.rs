@@ -5,6 +5,8 @@ mod catalogue;
 mod commands;
 mod fetch;
 mod governance;
+mod live;
+mod seed;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,8 +84,10 @@ enum Command {
     Enrol(commands::EnrolArgs),
     /// Search a gallery with the faces in an image; ranked candidates.
     Search(commands::SearchArgs),
-    /// Measure speed on this machine.
+    /// Measure speed on this machine (`bench live` for the live pipeline).
     Bench(bench::BenchArgs),
+    /// Run Live Facial Recognition for a Deployment, headless.
+    Live(live::LiveArgs),
     /// The audit log: verify its hash chain, list entries.
     Audit {
         #[command(subcommand)]
@@ -138,6 +142,7 @@ fn main() -> ExitCode {
         Command::Enrol(a) => commands::enrol(&cli.global, &a),
         Command::Search(a) => commands::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
+        Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Audit { action } => governance::audit(&cli.data, &action),
         Command::Retention { action } => governance::retention(&cli.data, &action),
         Command::Deployment { action } => governance::deployment(&cli.data, &action),

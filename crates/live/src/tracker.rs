@@ -16,6 +16,12 @@ pub struct TrackerConfig {
     pub max_missed: u32,
     /// Tracks seen fewer times than this are detector flicker, not people.
     pub min_hits: u32,
+    /// Second chance for a detection that overlaps no track: join the
+    /// nearest unmatched track whose centre is within this many box widths.
+    /// When the pipeline falls behind and drops frames, a face can move
+    /// further than its own width between two analysed frames; without this
+    /// one passer-by would split into several Recognition Opportunities.
+    pub max_centre_shift: f32,
 }
 
 impl Default for TrackerConfig {
@@ -24,6 +30,7 @@ impl Default for TrackerConfig {
             min_iou: 0.2,
             max_missed: 5,
             min_hits: 2,
+            max_centre_shift: 1.5,
         }
     }
 }
@@ -84,6 +91,34 @@ impl Tracker {
         let mut track_used = vec![false; self.tracks.len()];
         let mut det_track: Vec<Option<usize>> = vec![None; boxes.len()];
         for (_, ti, di) in pairs {
+            if !track_used[ti] && det_track[di].is_none() {
+                track_used[ti] = true;
+                det_track[di] = Some(ti);
+            }
+        }
+        let centre = |b: &[f32; 4]| [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0];
+        let mut near: Vec<(f32, usize, usize)> = Vec::new();
+        for (ti, t) in self
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(ti, _)| !track_used[*ti])
+        {
+            for (di, b) in boxes
+                .iter()
+                .enumerate()
+                .filter(|(di, _)| det_track[*di].is_none())
+            {
+                let (ct, cd) = (centre(&t.bbox), centre(b));
+                let width = (t.bbox[2] - t.bbox[0]).max(b[2] - b[0]).max(1.0);
+                let shift = ((ct[0] - cd[0]).powi(2) + (ct[1] - cd[1]).powi(2)).sqrt() / width;
+                if shift <= self.cfg.max_centre_shift {
+                    near.push((shift, ti, di));
+                }
+            }
+        }
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, ti, di) in near {
             if !track_used[ti] && det_track[di].is_none() {
                 track_used[ti] = true;
                 det_track[di] = Some(ti);
@@ -163,6 +198,15 @@ mod tests {
         let a0 = t.update(&[moving(0.0), moving(500.0)]).assigned;
         let a1 = t.update(&[moving(520.0), moving(15.0)]).assigned;
         assert_eq!(a1, vec![a0[1], a0[0]]);
+    }
+
+    #[test]
+    fn a_fast_face_between_dropped_frames_keeps_its_track() {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let a = t.update(&[moving(0.0)]).assigned[0];
+        // Moved 1.2 box widths: no overlap, but the same person.
+        let b = t.update(&[moving(120.0)]).assigned[0];
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -1,0 +1,359 @@
+//! `vigil live`: run Live Facial Recognition headless for one Deployment,
+//! and `vigil bench live`: its throughput on this machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use vigil_live::{
+    CameraConfig, CameraHealth, CameraSetup, DeploymentLink, LiveRun, Watchlist, Zone,
+};
+use vigil_store::{Store, SystemClock};
+
+use crate::commands;
+use crate::governance::DataArgs;
+use crate::Global;
+
+#[derive(Args)]
+pub struct LiveArgs {
+    /// The Deployment to run (it must be Active for frames to be analysed).
+    #[arg(long)]
+    deployment: String,
+    /// A camera: NAME=URL[,fps=10][,size=1280x720][,loop][,realtime][,zone=x:y;x:y;…][,min-ied=50][,max-faces=20].
+    /// URL is anything ffmpeg opens: rtsp://, http://, /dev/video0, a file.
+    #[arg(long = "camera", required = true)]
+    cameras: Vec<String>,
+    /// Stop after this many seconds (default: until Ctrl-C or every file ends).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Print camera health as JSON every N seconds.
+    #[arg(long, default_value_t = 5)]
+    report_every: u64,
+}
+
+/// Parses `NAME=URL[,key=value|flag…]`.
+pub fn parse_camera(spec: &str) -> Result<CameraSetup> {
+    let (name, rest) = spec
+        .split_once('=')
+        .context("camera must be NAME=URL[,options]")?;
+    let mut parts = rest.split(',');
+    let url = parts
+        .next()
+        .filter(|u| !u.is_empty())
+        .context("camera URL is empty")?;
+    let mut camera = CameraConfig::new(name, url);
+    let mut zone = Zone::default();
+    let mut max_faces = 20;
+    for opt in parts {
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        match k {
+            "fps" => camera.fps = v.parse().context("fps")?,
+            "size" => {
+                let (w, h) = v.split_once('x').context("size must be WxH")?;
+                camera.width = w.parse().context("width")?;
+                camera.height = h.parse().context("height")?;
+            }
+            "loop" => camera.looped = true,
+            "realtime" => camera.realtime = true,
+            "lossless" => camera.lossless = true,
+            "zone" => zone.polygon = Zone::parse_polygon(v).map_err(anyhow::Error::msg)?,
+            "min-ied" => zone.min_inter_eye_distance = v.parse().context("min-ied")?,
+            "max-faces" => max_faces = v.parse().context("max-faces")?,
+            other => bail!("unknown camera option {other:?}"),
+        }
+    }
+    if camera.width == 0
+        || camera.height == 0
+        || camera.width > 7680
+        || camera.height > 4320
+        || camera.width % 2 == 1
+        || camera.height % 2 == 1
+    {
+        bail!("camera size must be even and at most 7680x4320");
+    }
+    if !(0.1..=120.0).contains(&camera.fps) {
+        bail!("fps must lie between 0.1 and 120");
+    }
+    Ok(CameraSetup {
+        camera,
+        zone,
+        max_faces,
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("async runtime")
+}
+
+fn print_health(h: &[CameraHealth]) {
+    for c in h {
+        if let Ok(s) = serde_json::to_string(c) {
+            println!("{s}");
+        }
+    }
+}
+
+/// Sets a flag on Ctrl-C.
+fn interrupt_flag(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            f.store(true, Ordering::SeqCst);
+        }
+    });
+    flag
+}
+
+pub fn run(g: &Global, data: &DataArgs, a: &LiveArgs) -> Result<ExitCode> {
+    let cameras = a
+        .cameras
+        .iter()
+        .map(|c| parse_camera(c))
+        .collect::<Result<Vec<_>>>()?;
+    let rt = runtime()?;
+    let store = Arc::new(rt.block_on(Store::open_data_dir(
+        &data.data_dir,
+        data.database_url.as_deref(),
+        Arc::new(SystemClock),
+    ))?);
+    let engine = Arc::new(commands::engine(g, true)?);
+    let link = DeploymentLink::new(store, rt.handle().clone(), &a.deployment)?;
+    let watchlist = Watchlist::load(&link, &engine)?;
+    eprintln!(
+        "watchlist: {} subjects enrolled, {} without a usable face",
+        watchlist.gallery.subjects(),
+        watchlist.not_enrolled.len()
+    );
+    let run = LiveRun::start(engine, link, Arc::new(watchlist), cameras)?;
+    let stop = interrupt_flag(&rt);
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    while !stop.load(Ordering::SeqCst)
+        && !run.is_finished()
+        && a.duration
+            .is_none_or(|d| started.elapsed() < Duration::from_secs(d))
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        if last_report.elapsed() >= Duration::from_secs(a.report_every.max(1)) {
+            print_health(&run.health());
+            last_report = Instant::now();
+        }
+    }
+    print_health(&run.stop());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct BenchLiveArgs {
+    /// Numbers of simultaneous streams to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 4])]
+    streams: Vec<usize>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Frame size of the synthetic streams.
+    #[arg(long, default_value = "1920x1080")]
+    size: String,
+    /// Frames per second of the streams (and decoded).
+    #[arg(long, default_value_t = 25)]
+    fps: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Busy and total CPU time of the whole machine, from /proc/stat: the
+/// ffmpeg decoders are separate processes and must count too.
+fn machine_cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
+}
+
+fn rss_mib(field: &str) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let l = s.lines().find(|l| l.starts_with(field))?;
+    Some(l.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
+pub fn bench(g: &Global, a: &BenchLiveArgs) -> Result<ExitCode> {
+    let (w, h) = a.size.split_once('x').context("size WxH")?;
+    let (w, h): (u32, u32) = (w.parse()?, h.parse()?);
+    let cache = commands::cache(g);
+    let rt = runtime()?;
+    let engine = Arc::new(commands::engine(g, true)?);
+    let media = cache.root.join("bench");
+    std::fs::create_dir_all(&media)?;
+    let video: PathBuf = media.join(format!("crowd-{w}x{h}-{}.mkv", a.fps));
+    if !video.is_file() {
+        eprintln!(
+            "rendering a {w}x{h} {} fps test stream from the sample faces",
+            a.fps
+        );
+        vigil_live::synth::crowd(
+            &engine,
+            &crate::seed::crowd_photos(&cache.samples()),
+            &media,
+            w,
+            h,
+            a.fps,
+        )?;
+    }
+    let mut rows = Vec::new();
+    for &n in &a.streams {
+        let data = tempfile_dir(n)?;
+        let store =
+            Arc::new(rt.block_on(Store::open_data_dir(&data, None, Arc::new(SystemClock)))?);
+        let seeded = rt.block_on(crate::seed::seed(&store, &cache.samples(), 0.45))?;
+        let link = DeploymentLink::new(store, rt.handle().clone(), &seeded.deployment_id)?;
+        let watchlist = Arc::new(Watchlist::load(&link, &engine)?);
+        let cams = (0..n)
+            .map(|i| {
+                parse_camera(&format!(
+                    "cam{i}={},size={w}x{h},fps={},realtime,loop",
+                    video.display(),
+                    a.fps
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (busy0, total0) = machine_cpu();
+        let t0 = Instant::now();
+        let run = LiveRun::start(engine.clone(), link, watchlist, cams)?;
+        std::thread::sleep(Duration::from_secs(a.seconds));
+        let health = run.health();
+        let wall = t0.elapsed().as_secs_f64();
+        let (busy1, total1) = machine_cpu();
+        let cpu_percent = 100.0 * (busy1 - busy0) / (total1 - total0).max(1.0);
+        let rss = rss_mib("VmRSS:");
+        run.stop();
+        let _ = std::fs::remove_dir_all(&data);
+        let mut rts: Vec<f64> = Vec::new();
+        let sum = |f: fn(&CameraHealth) -> u64| health.iter().map(f).sum::<u64>();
+        for c in &health {
+            rts.extend(c.p50_recognition_time_ms);
+        }
+        let p95 = health
+            .iter()
+            .filter_map(|c| c.p95_recognition_time_ms)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let p50 = if rts.is_empty() {
+            None
+        } else {
+            Some(rts.iter().sum::<f64>() / rts.len() as f64)
+        };
+        rows.push(serde_json::json!({
+            "streams": n,
+            "size": format!("{w}x{h}"),
+            "fps_offered_per_stream": a.fps,
+            "frames_in": sum(|c| c.frames_in),
+            "processed_fps_per_stream": sum(|c| c.frames_processed) as f64 / wall / n as f64,
+            "dropped_fraction": sum(|c| c.frames_dropped) as f64 / sum(|c| c.frames_in).max(1) as f64,
+            "faces_per_second": sum(|c| c.faces) as f64 / wall,
+            "alerts": sum(|c| c.alerts),
+            "passers_by": sum(|c| c.passers_by),
+            "p50_recognition_time_ms": p50,
+            "p95_recognition_time_ms": p95,
+            "cpu_percent_of_machine": cpu_percent,
+            "rss_mib": rss,
+        }));
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "live pipeline, {w}x{h} at {} fps per stream, {} s each, provider {}",
+            a.fps,
+            a.seconds,
+            engine.detector().provider()
+        );
+        println!(
+            "{:>7} {:>14} {:>9} {:>8} {:>7} {:>10} {:>10} {:>6} {:>8}",
+            "streams",
+            "processed/s/st",
+            "dropped",
+            "faces/s",
+            "alerts",
+            "RT p50 ms",
+            "RT p95 ms",
+            "CPU %",
+            "RSS MiB"
+        );
+        for r in &rows {
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "{:>7} {:>14.1} {:>8.0}% {:>8.1} {:>7} {:>10.0} {:>10.0} {:>6.0} {:>8.0}",
+                r["streams"],
+                f("processed_fps_per_stream"),
+                100.0 * f("dropped_fraction"),
+                f("faces_per_second"),
+                r["alerts"],
+                f("p50_recognition_time_ms"),
+                f("p95_recognition_time_ms"),
+                f("cpu_percent_of_machine"),
+                f("rss_mib")
+            );
+        }
+        println!("(RT p50 is the mean of per-camera medians; CPU is the whole machine's, ffmpeg decoding included)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir(n: usize) -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("vigil-bench-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_specs_parse_with_options() {
+        let c = parse_camera("north=rtsp://10.0.0.5/stream,fps=8,size=1920x1080,zone=0:0;100:0;100:100,min-ied=60,max-faces=5").unwrap();
+        assert_eq!(c.camera.name, "north");
+        assert_eq!(c.camera.url, "rtsp://10.0.0.5/stream");
+        assert_eq!(
+            (c.camera.width, c.camera.height, c.camera.fps),
+            (1920, 1080, 8.0)
+        );
+        assert_eq!(c.zone.polygon.len(), 3);
+        assert_eq!((c.zone.min_inter_eye_distance, c.max_faces), (60.0, 5));
+        let f = parse_camera("door=clip.mkv,loop,realtime").unwrap();
+        assert!(f.camera.looped && f.camera.realtime && f.camera.is_file());
+    }
+
+    #[test]
+    fn bad_camera_specs_are_clear_errors() {
+        for bad in [
+            "no-equals-sign",
+            "x=",
+            "x=a.mkv,size=100",
+            "x=a.mkv,size=99999x99999",
+            "x=a.mkv,fps=0",
+            "x=a.mkv,colour=blue",
+            "x=a.mkv,zone=1:2;oops",
+        ] {
+            assert!(parse_camera(bad).is_err(), "{bad}");
+        }
+    }
+}
