@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up and shows the recognition engine at work on the sample
-# photos: detection on a group photo, a small gallery, ranked search, and the
+# Sets everything up and shows Vigil at work: the recognition engine on the
+# sample photos (detection on a group photo, a gallery, ranked search), then
+# Live Facial Recognition on a synthetic camera stream inside a seeded,
+# authorised and active Deployment (SQLite in demo-output/data), then the
 # speed of this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +42,9 @@ for f in json.load(sys.stdin)["faces"]:
     print("  %-13s -> %s" % (os.environ["PROBE"], ", ".join("%s %.3f" % (c["subject"], c["score"]) for c in f["candidates"])))'
 done
 echo "  (macron is not enrolled, so every score stays low. Candidates are leads for a person to review.)"
+
+echo; echo "== Live Facial Recognition: a Deployment, a Watchlist, a camera"
+$V --data-dir "$OUT/data" demo
 
 echo; echo "== speed on this machine"
 $V bench --iterations 20

@@ -357,3 +357,95 @@ mod tests {
         }
     }
 }
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Play the demo footage this many times.
+    #[arg(long, default_value_t = 1)]
+    passes: u32,
+}
+
+/// `vigil demo`: a Deployment seeded in the data directory (once), a
+/// synthetic camera stream of five passers-by (two on the Watchlist), Live
+/// Facial Recognition over it in real time, then what an Operator and an
+/// Auditor would see. The web console joins this with issue 5.
+pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
+    let cache = commands::cache(g);
+    let rt = runtime()?;
+    let store = Arc::new(rt.block_on(Store::open_data_dir(
+        &data.data_dir,
+        data.database_url.as_deref(),
+        Arc::new(SystemClock),
+    ))?);
+    let existing = rt.block_on(store.deployments())?;
+    let deployment_id = match existing
+        .iter()
+        .find(|d| d.state == vigil_core::deployment::DeploymentState::Active)
+    {
+        Some(d) => d.id.clone(),
+        None => {
+            rt.block_on(crate::seed::seed(&store, &cache.samples(), 0.45))?
+                .deployment_id
+        }
+    };
+    println!(
+        "data directory {}; Deployment {deployment_id} (Active, Threshold 0.45)",
+        data.data_dir.display()
+    );
+    let engine = Arc::new(commands::engine(g, true)?);
+    let media = cache.root.join("bench");
+    std::fs::create_dir_all(&media)?;
+    let video = media.join("crowd-1280x720-10.mkv");
+    if !video.is_file() {
+        vigil_live::synth::crowd(
+            &engine,
+            &crate::seed::crowd_photos(&cache.samples()),
+            &media,
+            1280,
+            720,
+            10,
+        )?;
+    }
+    let link = DeploymentLink::new(store.clone(), rt.handle().clone(), &deployment_id)?;
+    let watchlist = Arc::new(Watchlist::load(&link, &engine)?);
+    println!(
+        "watchlist: {} subjects enrolled; camera 'demo-cam' plays {} pass(es) of 12 s in real time",
+        watchlist.gallery.subjects(),
+        a.passes
+    );
+    for pass in 0..a.passes.max(1) {
+        let cam = parse_camera(&format!(
+            "demo-cam={},size=1280x720,fps=10,realtime",
+            video.display()
+        ))?;
+        let run = LiveRun::start(engine.clone(), link.clone(), watchlist.clone(), vec![cam])?;
+        run.wait(Duration::from_secs(60));
+        let h = run.stop();
+        println!("pass {}: {}", pass + 1, serde_json::to_string(&h[0])?);
+    }
+    let operator = rt.block_on(store.user("operator"))?;
+    println!("\nAlerts as the Operator sees them (Probe and Candidate images are encrypted; each view is audited):");
+    for al in rt.block_on(store.alerts(&operator, &deployment_id))? {
+        println!(
+            "  {}  {}  score {:.3}  RT {} ms  camera {}  state {:?}",
+            al.id,
+            al.subject_ref.as_deref().unwrap_or("(deleted)"),
+            al.score,
+            al.recognition_time_ms,
+            al.camera,
+            al.state
+        );
+    }
+    let stats = rt.block_on(store.deployment_stats(&deployment_id))?;
+    println!(
+        "\nDeployment statistics: {}",
+        serde_json::to_string(&stats)?
+    );
+    let v = rt.block_on(store.audit_verify())?;
+    println!("audit log: {} entries, chain intact: {}", v.entries, v.ok);
+    println!(
+        "\nNext: `vigil --data-dir {} audit list`, `… retention status`, `… deployment list`.",
+        data.data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

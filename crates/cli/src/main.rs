@@ -88,6 +88,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run Live Facial Recognition for a Deployment, headless.
     Live(live::LiveArgs),
+    /// The demo: a seeded Deployment and live recognition on synthetic footage.
+    Demo(live::DemoArgs),
     /// The audit log: verify its hash chain, list entries.
     Audit {
         #[command(subcommand)]
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
+        Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
         Command::Audit { action } => governance::audit(&cli.data, &action),
         Command::Retention { action } => governance::retention(&cli.data, &action),
         Command::Deployment { action } => governance::deployment(&cli.data, &action),
