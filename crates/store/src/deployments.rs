@@ -214,3 +214,34 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
+
+impl Store {
+    /// Stores a user's password hash (PHC string; the server hashes).
+    pub async fn set_password_hash(&self, user_id: &str, phc: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(phc)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        self.append_audit(&mut tx, "system", "user.password.set", user_id, "")
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get("password_hash")?),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! One error body for every route: `{"error": {"code": …, "message": …}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use vigil_store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let (status, code) = match &e {
+            StoreError::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            StoreError::Adjudication(vigil_core::alert::AdjudicationError::Denied(_)) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
+            StoreError::Deployment(vigil_core::deployment::DeploymentError::Denied(_)) => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
+            StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            StoreError::Invalid(_) | StoreError::Deployment(_) | StoreError::Adjudication(_) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "request failed");
+            return Self::new(status, code, "internal error");
+        }
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,227 @@
+//! Route handlers.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use vigil_core::access::User;
+use vigil_core::alert::Decision;
+use vigil_store::alerts::AlertImage;
+
+use crate::auth::{self, COOKIE};
+use crate::{ApiError, AppState};
+
+async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+    let (_, s) = state.sessions.from_headers(headers)?;
+    Ok(state.store.user(&s.user_id).await?)
+}
+
+async fn changing_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+    let s = state.sessions.for_change(headers)?;
+    Ok(state.store.user(&s.user_id).await?)
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "too_large",
+                format!("request body over {} bytes", crate::MAX_BODY_BYTES),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+        }
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    user: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    b: Result<Json<Login>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let l = body(b)?;
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_credentials",
+            "wrong user or password",
+        )
+    };
+    let phc = state
+        .store
+        .password_hash(&l.user)
+        .await?
+        .ok_or_else(refused)?;
+    if !auth::verify_password(&l.password, &phc) {
+        state
+            .store
+            .audit(&l.user, "login.failed", &l.user, "")
+            .await?;
+        return Err(refused());
+    }
+    let user = state.store.user(&l.user).await?;
+    let (token, session) = state.sessions.create(&user.id);
+    state.store.audit(&user.id, "login", &user.id, "").await?;
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    let mut resp = Json(json!({"user": user, "csrf": session.csrf})).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })?,
+    );
+    Ok(resp)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.sessions.for_change(&headers)?;
+    let (token, s) = state.sessions.from_headers(&headers)?;
+    state.sessions.remove(&token);
+    state
+        .store
+        .audit(&s.user_id, "logout", &s.user_id, "")
+        .await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("vigil_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+    );
+    Ok(resp)
+}
+
+pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<User>, ApiError> {
+    Ok(Json(current_user(&state, &headers).await?))
+}
+
+/// Deployments with their state: where and when, no personal data.
+pub async fn deployments(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    current_user(&state, &headers).await?;
+    let list: Vec<_> = state
+        .store
+        .deployments()
+        .await?
+        .into_iter()
+        .map(|d| json!({"id": d.id, "state": d.state, "title": d.application.title, "location": d.application.location}))
+        .collect();
+    Ok(Json(json!(list)))
+}
+
+pub async fn alerts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    Ok(Json(json!(state.store.alerts(&user, &id).await?)))
+}
+
+pub async fn alert_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, which)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let which = match which.as_str() {
+        "probe" => AlertImage::Probe,
+        "candidate" => AlertImage::Candidate,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "image must be probe or candidate",
+            ))
+        }
+    };
+    let bytes = state.store.alert_image(&user, &id, which).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AdjudicationBody {
+    decision: Decision,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn adjudicate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<AdjudicationBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let a = body(b)?;
+    if a.note.len() > 4000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "note is over 4000 characters",
+        ));
+    }
+    Ok(Json(json!(
+        state
+            .store
+            .adjudicate(&user, &id, a.decision, &a.note)
+            .await?
+    )))
+}
+
+pub async fn public_records(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!(state.store.published_records().await?)))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The public page: published Deployment records, no login.
+pub async fn public_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    let records = state.store.published_records().await?;
+    let mut rows = String::new();
+    for r in &records {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.location),
+            r.planned_start,
+            escape(&r.outcome),
+            r.alerts,
+            r.engagements,
+            r.arrests.map_or("-".into(), |a| a.to_string())
+        ));
+    }
+    Ok(Html(format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Live Facial Recognition deployments</title>\
+         <h1>Live Facial Recognition deployments</h1><p>Published after each Deployment ends. No personal data.</p>\
+         <table><thead><tr><th>Location</th><th>Start (ms since epoch)</th><th>Outcome</th><th>Alerts</th><th>Engagements</th><th>Arrests</th></tr></thead>\
+         <tbody>{rows}</tbody></table></html>"
+    )))
+}

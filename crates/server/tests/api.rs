@@ -1,0 +1,450 @@
+//! The API route by route and role by role: allowed, forbidden,
+//! unauthenticated; malformed and oversized bodies; CSRF; audited image reads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use vigil_core::access::{Rank, Role, User};
+use vigil_core::deployment::{Application, Assessments, WrittenAuthority};
+use vigil_core::watchlist::Category;
+use vigil_server::{hash_password, router, AppState, Sessions};
+use vigil_store::alerts::NewAlert;
+use vigil_store::{Store, SystemClock};
+
+struct Fixture {
+    app: axum::Router,
+    store: Arc<Store>,
+    deployment: String,
+    alert: String,
+    _dir: tempfile::TempDir,
+}
+
+fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
+    User {
+        id: id.into(),
+        display_name: id.into(),
+        rank,
+        roles: roles.to_vec(),
+    }
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open_data_dir(dir.path(), None, Arc::new(SystemClock))
+            .await
+            .unwrap(),
+    );
+    let people = [
+        user("admin", Rank::Staff, &[Role::Administrator]),
+        user("applicant", Rank::Inspector, &[Role::Applicant]),
+        user("npcc", Rank::Commander, &[]),
+        user("ao", Rank::Superintendent, &[Role::AuthorisingOfficer]),
+        user("silver", Rank::ChiefInspector, &[]),
+        user("operator", Rank::Constable, &[]),
+        user("engagement", Rank::Constable, &[]),
+        user("compiler", Rank::Staff, &[]),
+        user("stranger", Rank::Constable, &[]),
+        user("auditor", Rank::Staff, &[Role::Auditor]),
+    ];
+    let hash = hash_password("correct horse").unwrap();
+    for u in &people {
+        store.put_user(u).await.unwrap();
+        store.set_password_hash(&u.id, &hash).await.unwrap();
+    }
+    let p = |id: &str| people.iter().find(|u| u.id == id).unwrap().clone();
+    let f = "x".to_string();
+    let app = Application {
+        title: "t".into(),
+        location: "Station Road".into(),
+        starts_at: 0,
+        ends_at: i64::MAX / 2,
+        legitimate_aim: f.clone(),
+        legal_basis: f.clone(),
+        necessity: f.clone(),
+        proportionality: f.clone(),
+        safeguards: f.clone(),
+        watchlist_composition: f.clone(),
+        resources: f.clone(),
+        assessments: Assessments {
+            community_impact: f.clone(),
+            equality_impact: f.clone(),
+            data_protection_impact: f.clone(),
+            surveillance_camera_self_assessment: f.clone(),
+            operational_risk: f,
+        },
+    };
+    let (applicant, npcc, ao, silver, admin, compiler) = (
+        p("applicant"),
+        p("npcc"),
+        p("ao"),
+        p("silver"),
+        p("admin"),
+        p("compiler"),
+    );
+    let d = store.create_deployment(&applicant, app).await.unwrap();
+    store
+        .act(&d.id, &applicant, |d, _, now| d.submit(&applicant, now))
+        .await
+        .unwrap();
+    store
+        .act(&d.id, &npcc, |d, _, now| d.consult(&npcc, false, "ok", now))
+        .await
+        .unwrap();
+    let wad = WrittenAuthority {
+        reasoning: "ok".into(),
+        alternatives_considered: "-".into(),
+        threshold: 0.5,
+        target_false_alert_rate: None,
+    };
+    store
+        .act(&d.id, &ao, |d, _, now| d.authorise(&ao, wad.clone(), now))
+        .await
+        .unwrap();
+    for (u, r) in [
+        ("silver", Role::Silver),
+        ("operator", Role::Operator),
+        ("engagement", Role::EngagementOfficer),
+        ("compiler", Role::WatchlistCompiler),
+    ] {
+        store.assign(&admin, &d.id, u, r).await.unwrap();
+    }
+    let r = store
+        .add_reference_image(&admin, "REF-1", "custody", b"reference jpeg")
+        .await
+        .unwrap();
+    let e = store
+        .add_watchlist_entry(&compiler, &d.id, Category::Primary, "wanted", false, &[r])
+        .await
+        .unwrap();
+    store
+        .act(&d.id, &silver, |d, roles, now| {
+            d.activate(&silver, roles, now)
+        })
+        .await
+        .unwrap();
+    let a = store
+        .raise_alert(NewAlert {
+            deployment_id: d.id.clone(),
+            camera: "c1".into(),
+            watchlist_entry_id: e.id,
+            score: 0.7,
+            first_seen: store.now() - 100,
+            quality: "{}".into(),
+            probe_image: b"probe jpeg bytes".to_vec(),
+            candidate_image: b"candidate jpeg bytes".to_vec(),
+        })
+        .await
+        .unwrap();
+    let state = AppState {
+        store: store.clone(),
+        sessions: Arc::new(Sessions::new(Duration::from_secs(3600))),
+        secure_cookies: false,
+    };
+    Fixture {
+        app: router(state),
+        store,
+        deployment: d.id,
+        alert: a.id,
+        _dir: dir,
+    }
+}
+
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn send(f: &Fixture, req: Request<Body>) -> (StatusCode, Vec<u8>, Option<String>) {
+    let resp = f.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let set_cookie = resp
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, bytes, set_cookie)
+}
+
+async fn login(f: &Fixture, id: &str) -> Session {
+    let req = Request::post("/api/v1/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"user": id, "password": "correct horse"}).to_string(),
+        ))
+        .unwrap();
+    let (status, body, cookie) = send(f, req).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    Session {
+        cookie: cookie.split(';').next().unwrap().to_string(),
+        csrf: v["csrf"].as_str().unwrap().to_string(),
+    }
+}
+
+fn get(path: &str, s: Option<&Session>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(s) = s {
+        r = r.header(header::COOKIE, &s.cookie);
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, s: Option<&Session>, body: String, csrf: bool) -> Request<Body> {
+    let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(s) = s {
+        r = r.header(header::COOKIE, &s.cookie);
+        if csrf {
+            r = r.header("x-vigil-csrf", &s.csrf);
+        }
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn every_route_refuses_the_unauthenticated_except_public_ones() {
+    let f = fixture().await;
+    let a = &f.alert;
+    let d = &f.deployment;
+    for path in [
+        "/api/v1/me".to_string(),
+        "/api/v1/deployments".into(),
+        format!("/api/v1/deployments/{d}/alerts"),
+        format!("/api/v1/alerts/{a}/images/probe"),
+    ] {
+        let (status, body, _) = send(&f, get(&path, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "unauthenticated");
+    }
+    let (status, _, _) = send(
+        &f,
+        post(
+            &format!("/api/v1/alerts/{a}/adjudications"),
+            None,
+            json!({"decision": "Engage"}).to_string(),
+            false,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&f, get("/api/v1/public/records", None)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(send(&f, get("/public", None)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_and_audited() {
+    let f = fixture().await;
+    let req = post(
+        "/api/v1/login",
+        None,
+        json!({"user": "operator", "password": "guess"}).to_string(),
+        false,
+    );
+    assert_eq!(send(&f, req).await.0, StatusCode::UNAUTHORIZED);
+    let unknown = post(
+        "/api/v1/login",
+        None,
+        json!({"user": "nobody", "password": "guess"}).to_string(),
+        false,
+    );
+    assert_eq!(send(&f, unknown).await.0, StatusCode::UNAUTHORIZED);
+    let auditor = f.store.user("auditor").await.unwrap();
+    let log = f.store.audit_entries(&auditor, 0, 1000).await.unwrap();
+    assert!(log
+        .iter()
+        .any(|e| e.action == "login.failed" && e.actor == "operator"));
+}
+
+#[tokio::test]
+async fn alerts_and_images_by_role() {
+    let f = fixture().await;
+    let (a, d) = (&f.alert, &f.deployment);
+    for (who, list, image) in [
+        ("operator", StatusCode::OK, StatusCode::OK),
+        ("engagement", StatusCode::OK, StatusCode::OK),
+        ("stranger", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+        ("admin", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+        ("auditor", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+        ("silver", StatusCode::FORBIDDEN, StatusCode::FORBIDDEN),
+    ] {
+        let s = login(&f, who).await;
+        let (st, body, _) = send(
+            &f,
+            get(&format!("/api/v1/deployments/{d}/alerts"), Some(&s)),
+        )
+        .await;
+        assert_eq!(st, list, "{who} list: {}", String::from_utf8_lossy(&body));
+        let (st, body, _) = send(
+            &f,
+            get(&format!("/api/v1/alerts/{a}/images/probe"), Some(&s)),
+        )
+        .await;
+        assert_eq!(st, image, "{who} image");
+        if st == StatusCode::OK {
+            assert_eq!(body, b"probe jpeg bytes");
+        }
+    }
+    let s = login(&f, "operator").await;
+    assert_eq!(
+        send(
+            &f,
+            get(&format!("/api/v1/alerts/{a}/images/thumbnail"), Some(&s))
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(
+            &f,
+            get("/api/v1/alerts/no-such-alert/images/probe", Some(&s))
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    let auditor = f.store.user("auditor").await.unwrap();
+    let log = f.store.audit_entries(&auditor, 0, 1000).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "alert.image.view")
+            .count(),
+        2
+    );
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "alert.image.denied")
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn adjudication_needs_the_role_the_csrf_token_and_a_well_formed_body() {
+    let f = fixture().await;
+    let path = format!("/api/v1/alerts/{}/adjudications", f.alert);
+    let engage = json!({"decision": "Engage", "note": "stopped"}).to_string();
+    let op = login(&f, "operator").await;
+    assert_eq!(
+        send(&f, post(&path, Some(&op), engage.clone(), false))
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "no CSRF header"
+    );
+    let eo = login(&f, "engagement").await;
+    assert_eq!(
+        send(&f, post(&path, Some(&eo), engage.clone(), true))
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "engagement officers do not adjudicate"
+    );
+    assert_eq!(
+        send(&f, post(&path, Some(&op), "{not json".into(), true))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(
+            &f,
+            post(
+                &path,
+                Some(&op),
+                json!({"decision": "Arrest"}).to_string(),
+                true
+            )
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (st, body, _) = send(&f, post(&path, Some(&op), engage.clone(), true)).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["state"], "Engaged");
+    assert_eq!(
+        send(&f, post(&path, Some(&op), engage, true)).await.0,
+        StatusCode::CONFLICT,
+        "already adjudicated"
+    );
+    let confirm = json!({"decision": "ConfirmTrue", "note": "confirmed"}).to_string();
+    assert_eq!(
+        send(&f, post(&path, Some(&eo), confirm, true)).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_and_the_server_keeps_working() {
+    let f = fixture().await;
+    let op = login(&f, "operator").await;
+    let path = format!("/api/v1/alerts/{}/adjudications", f.alert);
+    let huge = json!({"decision": "Engage", "note": "x".repeat(2 << 20)}).to_string();
+    assert_eq!(
+        send(&f, post(&path, Some(&op), huge, true)).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let long = json!({"decision": "Engage", "note": "x".repeat(5000)}).to_string();
+    assert_eq!(
+        send(&f, post(&path, Some(&op), long, true)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        send(&f, get("/api/v1/me", Some(&op))).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let f = fixture().await;
+    let s = login(&f, "operator").await;
+    assert_eq!(
+        send(&f, post("/api/v1/logout", Some(&s), String::new(), true))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&f, get("/api/v1/me", Some(&s))).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_public_page_shows_ended_deployments_without_personal_data() {
+    let f = fixture().await;
+    let silver = f.store.user("silver").await.unwrap();
+    f.store
+        .act(&f.deployment, &silver, |d, r, now| {
+            d.conclude(&silver, r, "end", now)
+        })
+        .await
+        .unwrap();
+    let (st, body, _) = send(&f, get("/public", None)).await;
+    assert_eq!(st, StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("Station Road"));
+    for secret in ["REF-1", "operator", "silver", "c1", &f.alert] {
+        assert!(!html.contains(secret), "{secret} on the public page");
+    }
+}
