@@ -44,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deployments", get(routes::deployments))
         .route("/api/v1/deployments/{id}/alerts", get(routes::alerts))
         .route(
+            "/api/v1/deployments/{id}/alerts/events",
+            get(routes::alert_events),
+        )
+        .route(
             "/api/v1/alerts/{id}/images/{which}",
             get(routes::alert_image),
         )

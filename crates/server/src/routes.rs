@@ -225,3 +225,46 @@ pub async fn public_page(State(state): State<AppState>) -> Result<Html<String>, 
          <tbody>{rows}</tbody></table></html>"
     )))
 }
+
+/// Alerts of a Deployment pushed as they happen (Server-Sent Events), to
+/// users assigned to it. Each event carries the Alert record (no images).
+pub async fn alert_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let user = current_user(&state, &headers).await?;
+    // Checks the assignment now; each event re-checks through the store.
+    state.store.alerts(&user, &id).await?;
+    let rx = state.store.subscribe_alerts();
+    let stream = futures_util::stream::unfold(
+        (rx, state, user, id),
+        |(mut rx, state, user, id)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) if ev.deployment_id == id => {
+                        let Ok(alert) = state.store.alert(&user, &ev.alert_id).await else {
+                            continue;
+                        };
+                        let data = serde_json::json!({"kind": ev.kind, "alert": alert}).to_string();
+                        let event = Event::default().event("alert").data(data);
+                        return Some((Ok(event), (rx, state, user, id)));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let event = Event::default().event("lagged").data(n.to_string());
+                        return Some((Ok(event), (rx, state, user, id)));
+                    }
+                    Err(_) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -448,3 +448,52 @@ async fn the_public_page_shows_ended_deployments_without_personal_data() {
         assert!(!html.contains(secret), "{secret} on the public page");
     }
 }
+
+#[tokio::test]
+async fn alerts_are_pushed_to_assigned_users_as_they_happen() {
+    let f = fixture().await;
+    let path = format!("/api/v1/deployments/{}/alerts/events", f.deployment);
+    let stranger = login(&f, "stranger").await;
+    assert_eq!(
+        send(&f, get(&path, Some(&stranger))).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let op = login(&f, "operator").await;
+    let resp = f.app.clone().oneshot(get(&path, Some(&op))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = resp.into_body();
+    // A new Alert after the operator subscribed.
+    let entry = f.store.watchlist(&f.deployment).await.unwrap()[0]
+        .id
+        .clone();
+    let raised = f
+        .store
+        .raise_alert(NewAlert {
+            deployment_id: f.deployment.clone(),
+            camera: "c2".into(),
+            watchlist_entry_id: entry,
+            score: 0.8,
+            first_seen: f.store.now() - 50,
+            quality: "{}".into(),
+            probe_image: b"p".to_vec(),
+            candidate_image: b"c".to_vec(),
+        })
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains(&raised.id) {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("no event within 10 s")
+            .unwrap()
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    assert!(text.contains("event: alert"));
+    assert!(text.contains("\"kind\":\"raised\""));
+    assert!(!text.contains("probe_image"), "no image bytes in events");
+}

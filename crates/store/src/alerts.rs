@@ -113,6 +113,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.publish(&a.deployment_id, &id, "raised");
         self.load_alert(&id).await
     }
 
@@ -267,6 +268,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.publish(&current.deployment_id, id, "adjudicated");
         self.load_alert(id).await
     }
 }

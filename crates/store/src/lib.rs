@@ -103,11 +103,21 @@ pub enum Backend {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Something happened to an Alert; carries ids only, never personal data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertEvent {
+    pub deployment_id: String,
+    pub alert_id: String,
+    /// `raised` or `adjudicated`.
+    pub kind: &'static str,
+}
+
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
     master: MasterKey,
     clock: Arc<dyn Clock>,
+    events: tokio::sync::broadcast::Sender<AlertEvent>,
 }
 
 impl Store {
@@ -162,11 +172,13 @@ impl Store {
         } else {
             POSTGRES_MIGRATIONS.run(&pool).await?;
         }
+        let (events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {
             pool,
             backend,
             master,
             clock,
+            events,
         })
     }
 
@@ -189,6 +201,20 @@ impl Store {
             None => format!("sqlite://{}?mode=rwc", dir.join("vigil.db").display()),
         };
         Self::open(&url, master, clock).await
+    }
+
+    /// Alert events, published after each commit, for pushing to
+    /// Operators (Server-Sent Events).
+    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<AlertEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn publish(&self, deployment_id: &str, alert_id: &str, kind: &'static str) {
+        let _ = self.events.send(AlertEvent {
+            deployment_id: deployment_id.into(),
+            alert_id: alert_id.into(),
+            kind,
+        });
     }
 
     pub fn backend(&self) -> Backend {
