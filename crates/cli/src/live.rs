@@ -363,6 +363,78 @@ pub struct DemoArgs {
     /// Play the demo footage this many times.
     #[arg(long, default_value_t = 1)]
     passes: u32,
+    /// Then serve the web console with the camera looping, until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Port for --serve.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address for --serve (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+}
+
+/// Password of every demo user (printed by the demo; never use outside it).
+pub const DEMO_PASSWORD: &str = "vigil-demo";
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
+}
+
+fn app_state(
+    store: Arc<Store>,
+    health: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
+) -> vigil_server::AppState {
+    vigil_server::AppState {
+        store,
+        sessions: Arc::new(vigil_server::Sessions::new(Duration::from_secs(12 * 3600))),
+        secure_cookies: false,
+        camera_health: health,
+    }
+}
+
+async fn serve_until_interrupt(state: vigil_server::AppState, bind: &str, port: u16) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind((bind, port))
+        .await
+        .with_context(|| format!("listening on {bind}:{port}"))?;
+    let store = state.store.clone();
+    let sweeper = vigil_store::retention::spawn_sweeper(
+        store,
+        vigil_core::retention::RetentionPolicy::default(),
+        Duration::from_secs(300),
+    );
+    axum::serve(listener, vigil_server::router(state))
+        .with_graceful_shutdown(async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await?;
+    sweeper.abort();
+    Ok(())
+}
+
+/// `vigil serve`: the API and console over the data directory.
+pub fn serve(data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = Arc::new(
+            Store::open_data_dir(
+                &data.data_dir,
+                data.database_url.as_deref(),
+                Arc::new(SystemClock),
+            )
+            .await?,
+        );
+        eprintln!(
+            "Vigil console at http://{}:{}/console (Ctrl-C to stop)",
+            a.bind, a.port
+        );
+        serve_until_interrupt(app_state(store, None), &a.bind, a.port).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `vigil demo`: a Deployment seeded in the data directory (once), a
@@ -443,9 +515,37 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     );
     let v = rt.block_on(store.audit_verify())?;
     println!("audit log: {} entries, chain intact: {}", v.entries, v.ok);
+    if !a.serve {
+        println!(
+            "\nNext: `vigil --data-dir {} audit list`, `… retention status`, `… deployment list`, or `vigil demo --serve`.",
+            data.data_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let hash = vigil_server::hash_password(DEMO_PASSWORD).map_err(anyhow::Error::msg)?;
+    for u in crate::seed::demo_users() {
+        rt.block_on(store.set_password_hash(&u.id, &hash))?;
+    }
+    let cam = parse_camera(&format!(
+        "demo-cam={},size=1280x720,fps=10,realtime,loop",
+        video.display()
+    ))?;
+    let run = Arc::new(LiveRun::start(engine, link, watchlist, vec![cam])?);
+    let r = run.clone();
+    let health: Arc<dyn Fn() -> serde_json::Value + Send + Sync> =
+        Arc::new(move || serde_json::json!(r.health()));
     println!(
-        "\nNext: `vigil --data-dir {} audit list`, `… retention status`, `… deployment list`.",
-        data.data_dir.display()
+        "\nWeb console: http://{}:{}/console/deployments/{deployment_id}",
+        a.bind, a.port
     );
+    println!("Log in as operator, engagement, gold, silver, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
+    rt.block_on(serve_until_interrupt(
+        app_state(store, Some(health)),
+        &a.bind,
+        a.port,
+    ))?;
+    if let Ok(run) = Arc::try_unwrap(run) {
+        run.stop();
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,8 +88,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run Live Facial Recognition for a Deployment, headless.
     Live(live::LiveArgs),
-    /// The demo: a seeded Deployment and live recognition on synthetic footage.
+    /// The demo: a seeded Deployment and live recognition on synthetic footage
+    /// (`--serve` adds the web console).
     Demo(live::DemoArgs),
+    /// Serve the HTTP API and web console over the data directory.
+    Serve(live::ServeArgs),
     /// The audit log: verify its hash chain, list entries.
     Audit {
         #[command(subcommand)]
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
+        Command::Serve(a) => live::serve(&cli.data, &a),
         Command::Audit { action } => governance::audit(&cli.data, &action),
         Command::Retention { action } => governance::retention(&cli.data, &action),
         Command::Deployment { action } => governance::deployment(&cli.data, &action),

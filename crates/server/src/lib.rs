@@ -10,6 +10,7 @@
 //! also carry the session's CSRF token in `X-Vigil-CSRF`.
 
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod routes;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Mark cookies `Secure` (when served over TLS).
     pub secure_cookies: bool,
+    /// Health of the cameras of a live pipeline running in this process.
+    pub camera_health: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
 }
 
 /// Largest request body accepted (JSON bodies are small; uploads belong to
@@ -56,7 +59,15 @@ pub fn router(state: AppState) -> Router {
             post(routes::adjudicate),
         )
         .route("/api/v1/public/records", get(routes::public_records))
+        .route("/api/v1/cameras", get(routes::cameras))
         .route("/public", get(routes::public_page))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/console") }),
+        )
+        .route("/login", get(console::login_page))
+        .route("/console", get(console::home))
+        .route("/console/deployments/{id}", get(console::operator))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

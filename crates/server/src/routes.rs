@@ -196,7 +196,7 @@ pub async fn public_records(
     Ok(Json(json!(state.store.published_records().await?)))
 }
 
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -267,4 +267,18 @@ pub async fn alert_events(
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Camera health of the live pipeline this server hosts, if any.
+pub async fn cameras(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    current_user(&state, &headers).await?;
+    Ok(Json(
+        state
+            .camera_health
+            .as_ref()
+            .map_or_else(|| json!([]), |h| h()),
+    ))
 }
