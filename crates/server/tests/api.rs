@@ -145,6 +145,7 @@ async fn fixture() -> Fixture {
         store: store.clone(),
         sessions: Arc::new(Sessions::new(Duration::from_secs(3600))),
         secure_cookies: false,
+        camera_health: None,
     };
     Fixture {
         app: router(state),
