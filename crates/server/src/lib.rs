@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/public/records", get(routes::public_records))
         .route("/api/v1/cameras", get(routes::cameras))
+        .route("/metrics", get(routes::metrics))
         .route("/public", get(routes::public_page))
         .route(
             "/",

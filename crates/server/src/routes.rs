@@ -282,3 +282,44 @@ pub async fn cameras(
             .map_or_else(|| json!([]), |h| h()),
     ))
 }
+
+/// Prometheus text exposition of the hosted live pipeline's counters: camera
+/// names and counts only, no personal data.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let health = state
+        .camera_health
+        .as_ref()
+        .map_or_else(|| json!([]), |h| h());
+    let mut out = String::new();
+    let series: [(&str, &str, &str); 8] = [
+        ("frames_in", "vigil_frames_received_total", "counter"),
+        (
+            "frames_processed",
+            "vigil_frames_processed_total",
+            "counter",
+        ),
+        ("frames_dropped", "vigil_frames_dropped_total", "counter"),
+        ("faces", "vigil_faces_detected_total", "counter"),
+        ("passers_by", "vigil_passers_by_total", "counter"),
+        ("alerts", "vigil_alerts_total", "counter"),
+        ("reconnects", "vigil_stream_reconnects_total", "counter"),
+        (
+            "p95_recognition_time_ms",
+            "vigil_recognition_time_p95_ms",
+            "gauge",
+        ),
+    ];
+    for (field, name, kind) in series {
+        out.push_str(&format!("# TYPE {name} {kind}\n"));
+        for c in health.as_array().into_iter().flatten() {
+            let camera = c["camera"]
+                .as_str()
+                .unwrap_or("")
+                .replace(['"', '\\', '\n'], "_");
+            if let Some(v) = c[field].as_f64() {
+                out.push_str(&format!("{name}{{camera=\"{camera}\"}} {v}\n"));
+            }
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

@@ -498,3 +498,26 @@ async fn alerts_are_pushed_to_assigned_users_as_they_happen() {
     assert!(text.contains("\"kind\":\"raised\""));
     assert!(!text.contains("probe_image"), "no image bytes in events");
 }
+
+#[tokio::test]
+async fn metrics_expose_camera_counters_without_personal_data() {
+    let mut f = fixture().await;
+    let state = AppState {
+        store: f.store.clone(),
+        sessions: Arc::new(Sessions::new(Duration::from_secs(60))),
+        secure_cookies: false,
+        camera_health: Some(Arc::new(
+            || json!([{"camera": "north", "frames_in": 10, "frames_processed": 9, "frames_dropped": 1, "faces": 4, "passers_by": 2, "alerts": 1, "reconnects": 0, "p95_recognition_time_ms": 80.0}]),
+        )),
+    };
+    f.app = router(state);
+    let (st, body, _) = send(&f, get("/metrics", None)).await;
+    assert_eq!(st, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("vigil_frames_dropped_total{camera=\"north\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("vigil_passers_by_total{camera=\"north\"} 2"));
+    assert!(!text.contains("REF-1"));
+}
