@@ -1,0 +1,160 @@
+//! Shared fixture: a store with people in every role, an active Deployment
+//! with a Watchlist entry and one Alert, and the router over it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil_core::access::{Rank, Role, User};
+use vigil_core::deployment::{Application, Assessments, WrittenAuthority};
+use vigil_core::watchlist::Category;
+use vigil_server::{hash_password, router, AppState, Sessions};
+use vigil_store::alerts::NewAlert;
+use vigil_store::{Store, SystemClock};
+
+pub const PASSWORD: &str = "correct horse";
+
+pub struct Fixture {
+    pub app: axum::Router,
+    pub store: Arc<Store>,
+    pub deployment: String,
+    pub alert: String,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
+    User {
+        id: id.into(),
+        display_name: id.into(),
+        rank,
+        roles: roles.to_vec(),
+    }
+}
+
+pub async fn fixture() -> Fixture {
+    fixture_with_images(b"probe jpeg bytes".to_vec(), b"candidate jpeg bytes".to_vec()).await
+}
+
+pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        Store::open_data_dir(dir.path(), None, Arc::new(SystemClock))
+            .await
+            .unwrap(),
+    );
+    let people = [
+        user("admin", Rank::Staff, &[Role::Administrator]),
+        user("applicant", Rank::Inspector, &[Role::Applicant]),
+        user("npcc", Rank::Commander, &[]),
+        user("ao", Rank::Superintendent, &[Role::AuthorisingOfficer]),
+        user("silver", Rank::ChiefInspector, &[]),
+        user("operator", Rank::Constable, &[]),
+        user("engagement", Rank::Constable, &[]),
+        user("compiler", Rank::Staff, &[]),
+        user("stranger", Rank::Constable, &[]),
+        user("auditor", Rank::Staff, &[Role::Auditor]),
+    ];
+    let hash = hash_password(PASSWORD).unwrap();
+    for u in &people {
+        store.put_user(u).await.unwrap();
+        store.set_password_hash(&u.id, &hash).await.unwrap();
+    }
+    let p = |id: &str| people.iter().find(|u| u.id == id).unwrap().clone();
+    let f = "x".to_string();
+    let app = Application {
+        title: "t".into(),
+        location: "Station Road".into(),
+        starts_at: 0,
+        ends_at: i64::MAX / 2,
+        legitimate_aim: f.clone(),
+        legal_basis: f.clone(),
+        necessity: f.clone(),
+        proportionality: f.clone(),
+        safeguards: f.clone(),
+        watchlist_composition: f.clone(),
+        resources: f.clone(),
+        assessments: Assessments {
+            community_impact: f.clone(),
+            equality_impact: f.clone(),
+            data_protection_impact: f.clone(),
+            surveillance_camera_self_assessment: f.clone(),
+            operational_risk: f,
+        },
+    };
+    let (applicant, npcc, ao, silver, admin, compiler) = (
+        p("applicant"),
+        p("npcc"),
+        p("ao"),
+        p("silver"),
+        p("admin"),
+        p("compiler"),
+    );
+    let d = store.create_deployment(&applicant, app).await.unwrap();
+    store
+        .act(&d.id, &applicant, |d, _, now| d.submit(&applicant, now))
+        .await
+        .unwrap();
+    store
+        .act(&d.id, &npcc, |d, _, now| d.consult(&npcc, false, "ok", now))
+        .await
+        .unwrap();
+    let wad = WrittenAuthority {
+        reasoning: "ok".into(),
+        alternatives_considered: "-".into(),
+        threshold: 0.5,
+        target_false_alert_rate: None,
+    };
+    store
+        .act(&d.id, &ao, |d, _, now| d.authorise(&ao, wad.clone(), now))
+        .await
+        .unwrap();
+    for (u, r) in [
+        ("silver", Role::Silver),
+        ("operator", Role::Operator),
+        ("engagement", Role::EngagementOfficer),
+        ("compiler", Role::WatchlistCompiler),
+    ] {
+        store.assign(&admin, &d.id, u, r).await.unwrap();
+    }
+    let r = store
+        .add_reference_image(&admin, "REF-1", "custody", b"reference jpeg")
+        .await
+        .unwrap();
+    let e = store
+        .add_watchlist_entry(&compiler, &d.id, Category::Primary, "wanted", false, &[r])
+        .await
+        .unwrap();
+    store
+        .act(&d.id, &silver, |d, roles, now| {
+            d.activate(&silver, roles, now)
+        })
+        .await
+        .unwrap();
+    let a = store
+        .raise_alert(NewAlert {
+            deployment_id: d.id.clone(),
+            camera: "c1".into(),
+            watchlist_entry_id: e.id,
+            score: 0.7,
+            first_seen: store.now() - 100,
+            quality: "{}".into(),
+            probe_image: probe,
+            candidate_image: candidate,
+        })
+        .await
+        .unwrap();
+    let state = AppState {
+        store: store.clone(),
+        sessions: Arc::new(Sessions::new(Duration::from_secs(3600))),
+        secure_cookies: false,
+        camera_health: None,
+    };
+    Fixture {
+        app: router(state),
+        store,
+        deployment: d.id,
+        alert: a.id,
+        _dir: dir,
+    }
+}
+
