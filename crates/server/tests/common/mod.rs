@@ -32,7 +32,11 @@ pub fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
 }
 
 pub async fn fixture() -> Fixture {
-    fixture_with_images(b"probe jpeg bytes".to_vec(), b"candidate jpeg bytes".to_vec()).await
+    fixture_with_images(
+        b"probe jpeg bytes".to_vec(),
+        b"candidate jpeg bytes".to_vec(),
+    )
+    .await
 }
 
 pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture {
@@ -157,4 +161,3 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         _dir: dir,
     }
 }
-
