@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and shows Vigil at work: the recognition engine on the
-# sample photos (detection on a group photo, a gallery, ranked search), then
-# Live Facial Recognition on a synthetic camera stream inside a seeded,
-# authorised and active Deployment (SQLite in demo-output/data), then the
-# speed of this machine.
+# sample photos (detection on a group photo, a gallery, ranked search), the
+# speed of this machine, then Live Facial Recognition on a synthetic camera stream inside a seeded,
+# authorised and active Deployment (SQLite in demo-output/data), and the web
+# console at http://127.0.0.1:8080 until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -43,8 +43,8 @@ for f in json.load(sys.stdin)["faces"]:
 done
 echo "  (macron is not enrolled, so every score stays low. Candidates are leads for a person to review.)"
 
-echo; echo "== Live Facial Recognition: a Deployment, a Watchlist, a camera"
-$V --data-dir "$OUT/data" demo
-
 echo; echo "== speed on this machine"
 $V bench --iterations 20
+
+echo; echo "== Live Facial Recognition: a Deployment, a Watchlist, a camera, the web console"
+exec $V --data-dir "$OUT/data" demo --serve --port "${VIGIL_DEMO_PORT:-8080}"
