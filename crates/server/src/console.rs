@@ -138,8 +138,11 @@ async function decide(d){const c=cards()[sel];if(!c)return;
 document.addEventListener('keydown',e=>{if(e.target.tagName==='INPUT')return;
  const k={f:'FalseAlert',e:'Engage',t:'ConfirmTrue',x:'ConfirmFalse'}[e.key];
  if(k){decide(k)}else if(e.key==='j'){sel=Math.min(sel+1,cards().length-1);mark()}else if(e.key==='k'){sel=Math.max(sel-1,0);mark()}});
-fetch(`/api/v1/deployments/${dep}/alerts`).then(r=>r.json()).then(l=>l.reverse().forEach(card));
-new EventSource(`/api/v1/deployments/${dep}/alerts/events`).addEventListener('alert',e=>card(JSON.parse(e.data).alert));
+function load(){return fetch(`/api/v1/deployments/${dep}/alerts`).then(r=>r.json()).then(l=>l.reverse().forEach(card))}
+const es=new EventSource(`/api/v1/deployments/${dep}/alerts/events`);
+es.addEventListener('alert',e=>card(JSON.parse(e.data).alert));
+// (Re)load on every (re)connection, so nothing raised while disconnected is missed.
+es.onopen=()=>load().then(()=>{document.body.dataset.live='1'});
 async function health(){const r=await fetch('/api/v1/cameras');if(!r.ok)return;const l=await r.json();
  document.getElementById('health').innerHTML='<table><tr><th>Camera</th><th>State</th><th>fps</th><th>Dropped</th><th>Passers-by</th><th>Alerts</th><th>RT p95</th></tr>'+
  l.map(c=>`<tr><td>${c.camera}</td><td>${c.state}</td><td>${c.processed_fps.toFixed(1)}</td><td>${c.frames_dropped}</td><td>${c.passers_by}</td><td>${c.alerts}</td><td>${c.p95_recognition_time_ms??'-'}</td></tr>`).join('')+'</table>'}

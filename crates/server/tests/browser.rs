@@ -135,7 +135,12 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         .await
         .unwrap();
 
-    // A new Alert, pushed to the open page.
+    // Wait until the page's event stream is connected, then a new Alert.
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("body[data-live='1']"))
+        .await
+        .unwrap();
     let entry = f.store.watchlist(&f.deployment).await.unwrap()[0]
         .id
         .clone();
@@ -203,13 +208,18 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         .unwrap();
     let mut state = String::new();
     for _ in 0..50 {
+        // Read in one script: the card re-renders as events arrive.
+        let js = format!(
+            "return document.querySelector('#a-{} .state')?.textContent ?? ''",
+            new.id
+        );
         state = c
-            .find(Locator::Css(&format!("#a-{} .state", new.id)))
+            .execute(&js, vec![])
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if state == "Engaged" {
             break;
         }
