@@ -32,21 +32,10 @@ fn free_port() -> u16 {
 }
 
 fn sample(name: &str) -> Vec<u8> {
-    let p = vigil_vision_cache().join("samples").join(name);
+    let p = vigil_vision::engine::default_cache_dir()
+        .join("samples")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", p.display()))
-}
-
-fn vigil_vision_cache() -> std::path::PathBuf {
-    if let Some(d) = std::env::var_os("VIGIL_CACHE") {
-        return d.into();
-    }
-    let home = std::env::var_os("HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_default();
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or(home.join(".cache"))
-        .join("vigil")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
