@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use assert_cmd::Command;
 use vigil_core::access::{Rank, Role, User};
-use vigil_core::deployment::{Application, Assessments};
+use vigil_core::fixtures::complete_application;
 use vigil_store::{Store, SystemClock};
 
 fn vigil(dir: &std::path::Path) -> Command {
@@ -30,27 +30,7 @@ async fn populate(dir: &std::path::Path) {
         roles: vec![Role::Applicant],
     };
     store.put_user(&applicant).await.unwrap();
-    let f = "x".to_string();
-    let app = Application {
-        title: "t".into(),
-        location: "Market Square".into(),
-        starts_at: 0,
-        ends_at: 1,
-        legitimate_aim: f.clone(),
-        legal_basis: f.clone(),
-        necessity: f.clone(),
-        proportionality: f.clone(),
-        safeguards: f.clone(),
-        watchlist_composition: f.clone(),
-        resources: f.clone(),
-        assessments: Assessments {
-            community_impact: f.clone(),
-            equality_impact: f.clone(),
-            data_protection_impact: f.clone(),
-            surveillance_camera_self_assessment: f.clone(),
-            operational_risk: f,
-        },
-    };
+    let app = complete_application("Market Square", 0, 1);
     let d = store.create_deployment(&applicant, app).await.unwrap();
     store
         .act(&d.id, &applicant, |d, _, now| d.submit(&applicant, now))

@@ -7,6 +7,8 @@
 pub mod access;
 pub mod alert;
 pub mod deployment;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod metrics;
 pub mod retention;
 pub mod template;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_core::access::{Rank, Role, User};
-use vigil_core::deployment::{Application, Assessments, WrittenAuthority};
+use vigil_core::deployment::WrittenAuthority;
+use vigil_core::fixtures::complete_application;
 use vigil_core::watchlist::Category;
 use vigil_live::{
     CameraConfig, CameraSetup, DeploymentLink, LiveRun, StreamState, Watchlist, Zone,
@@ -93,27 +94,7 @@ fn world(activate: bool) -> World {
         ] {
             store.put_user(u).await.unwrap();
         }
-        let f = "x".to_string();
-        let app = Application {
-            title: "test".into(),
-            location: "Test Street".into(),
-            starts_at: 0,
-            ends_at: i64::MAX / 2,
-            legitimate_aim: f.clone(),
-            legal_basis: f.clone(),
-            necessity: f.clone(),
-            proportionality: f.clone(),
-            safeguards: f.clone(),
-            watchlist_composition: f.clone(),
-            resources: f.clone(),
-            assessments: Assessments {
-                community_impact: f.clone(),
-                equality_impact: f.clone(),
-                data_protection_impact: f.clone(),
-                surveillance_camera_self_assessment: f.clone(),
-                operational_risk: f,
-            },
-        };
+        let app = complete_application("Test Street", 0, i64::MAX / 2);
         let d = store.create_deployment(&applicant, app).await.unwrap();
         store
             .act(&d.id, &applicant, |d, _, now| d.submit(&applicant, now))

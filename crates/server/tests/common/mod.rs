@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_core::access::{Rank, Role, User};
-use vigil_core::deployment::{Application, Assessments, WrittenAuthority};
+use vigil_core::deployment::WrittenAuthority;
+use vigil_core::fixtures::complete_application;
 use vigil_core::watchlist::Category;
 use vigil_server::{hash_password, router, AppState, Sessions};
 use vigil_store::alerts::NewAlert;
@@ -64,27 +65,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         store.set_password_hash(&u.id, &hash).await.unwrap();
     }
     let p = |id: &str| people.iter().find(|u| u.id == id).unwrap().clone();
-    let f = "x".to_string();
-    let app = Application {
-        title: "t".into(),
-        location: "Station Road".into(),
-        starts_at: 0,
-        ends_at: i64::MAX / 2,
-        legitimate_aim: f.clone(),
-        legal_basis: f.clone(),
-        necessity: f.clone(),
-        proportionality: f.clone(),
-        safeguards: f.clone(),
-        watchlist_composition: f.clone(),
-        resources: f.clone(),
-        assessments: Assessments {
-            community_impact: f.clone(),
-            equality_impact: f.clone(),
-            data_protection_impact: f.clone(),
-            surveillance_camera_self_assessment: f.clone(),
-            operational_risk: f,
-        },
-    };
+    let app = complete_application("Station Road", 0, i64::MAX / 2);
     let (applicant, npcc, ao, silver, admin, compiler) = (
         p("applicant"),
         p("npcc"),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use sqlx::Connection;
 use vigil_core::access::{Rank, Role, User};
-use vigil_core::deployment::{Application, Assessments, Deployment, WrittenAuthority};
+use vigil_core::deployment::{Application, Deployment, WrittenAuthority};
+use vigil_core::fixtures::complete_application;
 use vigil_core::watchlist::Category;
 use vigil_store::{ManualClock, MasterKey, Store};
 
@@ -121,27 +122,7 @@ async fn world_postgres(admin_url: &str) -> World {
 }
 
 pub fn application() -> Application {
-    let t = |s: &str| s.to_string();
-    Application {
-        title: t("Town centre operation"),
-        location: t("High Street, Anytown"),
-        starts_at: T0,
-        ends_at: T0 + 8 * 3_600_000,
-        legitimate_aim: t("locate people wanted for serious offences"),
-        legal_basis: t("common law policing powers; DPA 2018 s.35"),
-        necessity: t("intelligence case in annex"),
-        proportionality: t("limited hours, signage"),
-        safeguards: t("human adjudication; deletion"),
-        watchlist_composition: t("wanted on warrant"),
-        resources: t("van, 6 officers"),
-        assessments: Assessments {
-            community_impact: t("done"),
-            equality_impact: t("done"),
-            data_protection_impact: t("done"),
-            surveillance_camera_self_assessment: t("done"),
-            operational_risk: t("done"),
-        },
-    }
+    complete_application("High Street, Anytown", T0, T0 + 8 * 3_600_000)
 }
 
 pub fn authority() -> WrittenAuthority {
