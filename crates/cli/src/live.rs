@@ -372,6 +372,8 @@ pub struct DemoArgs {
     /// Address for --serve (loopback by default).
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Password of every demo user (printed by the demo; never use outside it).
@@ -383,41 +385,124 @@ pub struct ServeArgs {
     port: u16,
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
-fn app_state(
-    store: Arc<Store>,
-    health: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
-) -> vigil_server::AppState {
-    vigil_server::AppState {
-        store,
-        sessions: Arc::new(vigil_server::Sessions::new(Duration::from_secs(12 * 3600))),
-        secure_cookies: false,
-        camera_health: health,
+/// HTTPS: with both set, the server speaks only TLS (rustls) and marks its
+/// cookies `Secure`.
+#[derive(Args, Clone, Default)]
+pub struct TlsArgs {
+    /// PEM certificate chain.
+    #[arg(long, env = "VIGIL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, env = "VIGIL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+/// The face engine's verdict on a reference image, as the Watchlist page
+/// shows it: one face, good enough to enrol, or why not.
+fn quality_hook(engine: Arc<vigil_vision::FaceEngine>) -> vigil_server::Hooks {
+    let assess = move |bytes: &[u8]| -> serde_json::Value {
+        let image = match vigil_vision::image_io::decode(bytes, Default::default()) {
+            Ok(i) => i,
+            Err(e) => {
+                return serde_json::json!({"passed": false, "faces": 0, "reasons": [e.to_string()]})
+            }
+        };
+        let faces = match engine.analyse(&image) {
+            Ok(f) => f,
+            Err(e) => {
+                return serde_json::json!({"passed": false, "faces": 0, "reasons": [e.to_string()]})
+            }
+        };
+        let Some(face) = faces.iter().max_by(|a, b| {
+            a.quality
+                .inter_eye_distance
+                .total_cmp(&b.quality.inter_eye_distance)
+        }) else {
+            return serde_json::json!({"passed": false, "faces": 0, "reasons": ["no face found"]});
+        };
+        let mut reasons = face.verdict.reasons.clone();
+        if faces.len() > 1 {
+            reasons.push(format!(
+                "{} faces in the image; a reference image must show one person",
+                faces.len()
+            ));
+        }
+        serde_json::json!({
+            "passed": reasons.is_empty(),
+            "faces": faces.len(),
+            "reasons": reasons,
+            "quality": face.quality,
+        })
+    };
+    vigil_server::Hooks {
+        assess_quality: Some(Arc::new(assess)),
+        ..Default::default()
     }
 }
 
-async fn serve_until_interrupt(state: vigil_server::AppState, bind: &str, port: u16) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind((bind, port))
-        .await
-        .with_context(|| format!("listening on {bind}:{port}"))?;
+fn app_state(store: Arc<Store>, hooks: vigil_server::Hooks) -> vigil_server::AppState {
+    vigil_server::AppState::new(store, Duration::from_secs(12 * 3600)).with_hooks(hooks)
+}
+
+async fn serve_until_interrupt(
+    mut state: vigil_server::AppState,
+    bind: &str,
+    port: u16,
+    tls: &TlsArgs,
+) -> Result<()> {
     let store = state.store.clone();
     let sweeper = vigil_store::retention::spawn_sweeper(
         store,
         vigil_core::retention::RetentionPolicy::default(),
         Duration::from_secs(300),
     );
-    axum::serve(listener, vigil_server::router(state))
-        .with_graceful_shutdown(async {
-            tokio::signal::ctrl_c().await.ok();
-        })
-        .await?;
+    let interrupted = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    if let (Some(cert), Some(key)) = (&tls.tls_cert, &tls.tls_key) {
+        state.secure_cookies = true;
+        let addr = tokio::net::lookup_host((bind, port))
+            .await?
+            .next()
+            .with_context(|| format!("no address for {bind}"))?;
+        vigil_server::tls::serve_tls(vigil_server::router(state), addr, cert, key, interrupted)
+            .await
+            .with_context(|| format!("serving HTTPS on {bind}:{port}"))?;
+    } else {
+        let listener = tokio::net::TcpListener::bind((bind, port))
+            .await
+            .with_context(|| format!("listening on {bind}:{port}"))?;
+        axum::serve(listener, vigil_server::router(state))
+            .with_graceful_shutdown(interrupted)
+            .await?;
+    }
     sweeper.abort();
     Ok(())
 }
 
-/// `vigil serve`: the API and console over the data directory.
-pub fn serve(data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
+fn scheme(tls: &TlsArgs) -> &'static str {
+    if tls.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// `vigil serve`: the API and console over the data directory. The face
+/// engine (detection only) judges reference images when its packs are
+/// installed; without them the console still runs, without verdicts.
+pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
+    let hooks = match commands::engine(g, false) {
+        Ok(e) => quality_hook(Arc::new(e)),
+        Err(e) => {
+            tracing::warn!("no quality verdicts on reference images: {e:#}");
+            vigil_server::Hooks::default()
+        }
+    };
     let rt = runtime()?;
     rt.block_on(async {
         let store = Arc::new(
@@ -429,10 +514,12 @@ pub fn serve(data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
             .await?,
         );
         eprintln!(
-            "Vigil console at http://{}:{}/console (Ctrl-C to stop)",
-            a.bind, a.port
+            "Vigil console at {}://{}:{}/console (Ctrl-C to stop)",
+            scheme(&a.tls),
+            a.bind,
+            a.port
         );
-        serve_until_interrupt(app_state(store, None), &a.bind, a.port).await
+        serve_until_interrupt(app_state(store, hooks), &a.bind, a.port, &a.tls).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -530,19 +617,22 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         "demo-cam={},size=1280x720,fps=10,realtime,loop",
         video.display()
     ))?;
+    let mut hooks = quality_hook(engine.clone());
     let run = Arc::new(LiveRun::start(engine, link, watchlist, vec![cam])?);
     let r = run.clone();
-    let health: Arc<dyn Fn() -> serde_json::Value + Send + Sync> =
-        Arc::new(move || serde_json::json!(r.health()));
+    hooks.camera_health = Some(Arc::new(move || serde_json::json!(r.health())));
     println!(
-        "\nWeb console: http://{}:{}/console/deployments/{deployment_id}",
-        a.bind, a.port
+        "\nWeb console: {}://{}:{}/console/deployments/{deployment_id}/operator",
+        scheme(&a.tls),
+        a.bind,
+        a.port
     );
     println!("Log in as operator, engagement, gold, silver, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
     rt.block_on(serve_until_interrupt(
-        app_state(store, Some(health)),
+        app_state(store, hooks),
         &a.bind,
         a.port,
+        &a.tls,
     ))?;
     if let Ok(run) = Arc::try_unwrap(run) {
         run.stop();

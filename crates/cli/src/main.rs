@@ -149,7 +149,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
-        Command::Serve(a) => live::serve(&cli.data, &a),
+        Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),
         Command::Audit { action } => governance::audit(&cli.data, &action),
         Command::Retention { action } => governance::retention(&cli.data, &action),
         Command::Deployment { action } => governance::deployment(&cli.data, &action),

@@ -109,6 +109,11 @@ pub enum Action {
     RunRetention,
     RunSearch,
     ReadPublished,
+    /// Read a Deployment's Watchlist entries (references, not images) and
+    /// its expected Alert load.
+    ViewWatchlist,
+    /// Record that a Blue Watchlist volunteer walked past the cameras.
+    RecordBluePass,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -231,6 +236,20 @@ pub fn check(user: &User, action: Action, assignment: &[Role]) -> Result<(), Den
                 deny("Auditors and Administrators only")
             }
         }
+        ViewWatchlist => {
+            if !assignment.is_empty() || global(Role::AuthorisingOfficer) || global(Role::Auditor) {
+                Ok(())
+            } else {
+                deny("only people assigned to this Deployment, Authorising Officers and Auditors")
+            }
+        }
+        RecordBluePass => {
+            if assigned(Role::Operator) || assigned(Role::Silver) || assigned(Role::Gold) {
+                Ok(())
+            } else {
+                deny("only this Deployment's Operators and Commanders")
+            }
+        }
         RunSearch => {
             if global(Role::Investigator) {
                 Ok(())
@@ -346,6 +365,8 @@ mod tests {
             ReadRetention,
             RunRetention,
             RunSearch,
+            ViewWatchlist,
+            RecordBluePass,
         ] {
             assert!(check(&nobody, a, &[]).is_err(), "{a:?} allowed");
         }

@@ -196,7 +196,18 @@ pub struct CameraHealth {
     pub processed_fps: f64,
     pub p50_recognition_time_ms: Option<f64>,
     pub p95_recognition_time_ms: Option<f64>,
+    /// Recognition Times as a cumulative histogram: `(upper bound ms,
+    /// Alerts at or under it)` for each of [`RT_BUCKETS_MS`].
+    pub recognition_time_buckets: Vec<(f64, u64)>,
+    pub recognition_time_sum_ms: f64,
+    pub recognition_time_count: u64,
 }
+
+/// Histogram bounds for Recognition Time: the policy's interest is in
+/// seconds (an Operator must see an Alert while the person is still near).
+pub const RT_BUCKETS_MS: [f64; 10] = [
+    25.0, 50.0, 100.0, 200.0, 350.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+];
 
 struct TrackState {
     first_seen: Instant,
@@ -518,6 +529,12 @@ impl LiveRun {
                     processed_fps: processed as f64 / secs,
                     p50_recognition_time_ms: pick(0.5),
                     p95_recognition_time_ms: pick(0.95),
+                    recognition_time_buckets: RT_BUCKETS_MS
+                        .iter()
+                        .map(|&le| (le, rts.partition_point(|&t| t <= le) as u64))
+                        .collect(),
+                    recognition_time_sum_ms: rts.iter().sum(),
+                    recognition_time_count: rts.len() as u64,
                 }
             })
             .collect()

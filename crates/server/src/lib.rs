@@ -11,13 +11,16 @@
 
 pub mod auth;
 pub mod console;
+pub mod deployments;
 pub mod error;
 pub mod routes;
+pub mod tls;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use vigil_store::Store;
 
@@ -31,8 +34,58 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Mark cookies `Secure` (when served over TLS).
     pub secure_cookies: bool,
+    pub hooks: Hooks,
+    quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+}
+
+/// What the server learns from the stages it does not depend on: the
+/// process that hosts it (the `vigil` binary) plugs in the live pipeline's
+/// health and the face engine's judgements, so this crate stays free of
+/// ONNX Runtime and ffmpeg.
+#[derive(Clone, Default)]
+pub struct Hooks {
     /// Health of the cameras of a live pipeline running in this process.
     pub camera_health: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    /// Quality verdict on a reference image (faces found, inter-eye
+    /// distance, pose, sharpness, pass or the reasons it fails).
+    pub assess_quality: Option<Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>>,
+    /// The calibrated per-comparison False Match Rate at a Threshold for
+    /// the recogniser in use.
+    pub false_match_rate: Option<Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<Store>, session_ttl: std::time::Duration) -> Self {
+        Self {
+            store,
+            sessions: Arc::new(Sessions::new(session_ttl)),
+            secure_cookies: false,
+            hooks: Hooks::default(),
+            quality: Arc::default(),
+        }
+    }
+
+    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Quality verdicts are cached by reference image id: images in the
+    /// reference store never change, and judging one costs a detection.
+    fn quality_cache(&self, id: &str) -> Option<serde_json::Value> {
+        self.quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn remember_quality(&self, id: &str, v: serde_json::Value) {
+        self.quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), v);
+    }
 }
 
 /// Largest request body accepted (JSON bodies are small; uploads belong to
@@ -44,7 +97,48 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/login", post(routes::login))
         .route("/api/v1/logout", post(routes::logout))
         .route("/api/v1/me", get(routes::me))
-        .route("/api/v1/deployments", get(routes::deployments))
+        .route(
+            "/api/v1/deployments",
+            get(routes::deployments).post(deployments::create),
+        )
+        .route("/api/v1/deployments/{id}", get(deployments::get_one))
+        .route(
+            "/api/v1/deployments/{id}/application",
+            put(deployments::update_application),
+        )
+        .route(
+            "/api/v1/deployments/{id}/transitions",
+            post(deployments::transition),
+        )
+        .route("/api/v1/deployments/{id}/stats", get(deployments::stats))
+        .route(
+            "/api/v1/deployments/{id}/cancellation-report/draft",
+            get(deployments::cancellation_draft),
+        )
+        .route(
+            "/api/v1/deployments/{id}/cancellation-report",
+            post(deployments::file_cancellation_report),
+        )
+        .route(
+            "/api/v1/deployments/{id}/assignments",
+            post(deployments::assign),
+        )
+        .route(
+            "/api/v1/deployments/{id}/reference-images",
+            get(deployments::reference_images),
+        )
+        .route(
+            "/api/v1/deployments/{id}/reference-images/{rid}",
+            get(deployments::reference_image),
+        )
+        .route(
+            "/api/v1/deployments/{id}/watchlist",
+            get(deployments::watchlist).post(deployments::add_entry),
+        )
+        .route(
+            "/api/v1/deployments/{id}/blue-passes",
+            post(deployments::blue_pass),
+        )
         .route("/api/v1/deployments/{id}/alerts", get(routes::alerts))
         .route(
             "/api/v1/deployments/{id}/alerts/events",
@@ -68,7 +162,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login", get(console::login_page))
         .route("/console", get(console::home))
-        .route("/console/deployments/{id}", get(console::operator))
+        .route("/console/deployments/new", get(console::new_application))
+        .route("/console/deployments/{id}", get(console::deployment))
+        .route("/console/deployments/{id}/operator", get(console::operator))
+        .route(
+            "/console/deployments/{id}/watchlist",
+            get(console::watchlist),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

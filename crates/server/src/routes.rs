@@ -14,17 +14,17 @@ use vigil_store::alerts::AlertImage;
 use crate::auth::{self, COOKIE};
 use crate::{ApiError, AppState};
 
-async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+pub(crate) async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     let (_, s) = state.sessions.from_headers(headers)?;
     Ok(state.store.user(&s.user_id).await?)
 }
 
-async fn changing_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+pub(crate) async fn changing_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     let s = state.sessions.for_change(headers)?;
     Ok(state.store.user(&s.user_id).await?)
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     b.map(|Json(v)| v).map_err(|e| {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -277,6 +277,7 @@ pub async fn cameras(
     current_user(&state, &headers).await?;
     Ok(Json(
         state
+            .hooks
             .camera_health
             .as_ref()
             .map_or_else(|| json!([]), |h| h()),
@@ -287,11 +288,19 @@ pub async fn cameras(
 /// names and counts only, no personal data.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let health = state
+        .hooks
         .camera_health
         .as_ref()
         .map_or_else(|| json!([]), |h| h());
+    let cameras: Vec<&serde_json::Value> = health.as_array().into_iter().flatten().collect();
+    let label = |c: &serde_json::Value| {
+        c["camera"]
+            .as_str()
+            .unwrap_or("")
+            .replace(['"', '\\', '\n'], "_")
+    };
     let mut out = String::new();
-    let series: [(&str, &str, &str); 8] = [
+    let series: [(&str, &str, &str); 7] = [
         ("frames_in", "vigil_frames_received_total", "counter"),
         (
             "frames_processed",
@@ -303,23 +312,37 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ("passers_by", "vigil_passers_by_total", "counter"),
         ("alerts", "vigil_alerts_total", "counter"),
         ("reconnects", "vigil_stream_reconnects_total", "counter"),
-        (
-            "p95_recognition_time_ms",
-            "vigil_recognition_time_p95_ms",
-            "gauge",
-        ),
     ];
     for (field, name, kind) in series {
         out.push_str(&format!("# TYPE {name} {kind}\n"));
-        for c in health.as_array().into_iter().flatten() {
-            let camera = c["camera"]
-                .as_str()
-                .unwrap_or("")
-                .replace(['"', '\\', '\n'], "_");
+        for c in &cameras {
             if let Some(v) = c[field].as_f64() {
-                out.push_str(&format!("{name}{{camera=\"{camera}\"}} {v}\n"));
+                out.push_str(&format!("{name}{{camera=\"{}\"}} {v}\n", label(c)));
             }
         }
+    }
+    // Recognition Time (first sight to Alert) per camera, in seconds.
+    let name = "vigil_recognition_time_seconds";
+    out.push_str(&format!("# TYPE {name} histogram\n"));
+    for c in &cameras {
+        let camera = label(c);
+        let Some(buckets) = c["recognition_time_buckets"].as_array() else {
+            continue;
+        };
+        for b in buckets {
+            let (Some(le), Some(n)) = (b[0].as_f64(), b[1].as_u64()) else {
+                continue;
+            };
+            out.push_str(&format!(
+                "{name}_bucket{{camera=\"{camera}\",le=\"{}\"}} {n}\n",
+                le / 1000.0
+            ));
+        }
+        let count = c["recognition_time_count"].as_u64().unwrap_or(0);
+        let sum = c["recognition_time_sum_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+        out.push_str(&format!(
+            "{name}_bucket{{camera=\"{camera}\",le=\"+Inf\"}} {count}\n{name}_sum{{camera=\"{camera}\"}} {sum}\n{name}_count{{camera=\"{camera}\"}} {count}\n"
+        ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

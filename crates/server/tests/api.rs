@@ -11,7 +11,7 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use vigil_server::{router, AppState, Sessions};
+use vigil_server::{router, AppState, Hooks};
 use vigil_store::alerts::NewAlert;
 
 use common::*;
@@ -362,14 +362,13 @@ async fn alerts_are_pushed_to_assigned_users_as_they_happen() {
 #[tokio::test]
 async fn metrics_expose_camera_counters_without_personal_data() {
     let mut f = fixture().await;
-    let state = AppState {
-        store: f.store.clone(),
-        sessions: Arc::new(Sessions::new(Duration::from_secs(60))),
-        secure_cookies: false,
-        camera_health: Some(Arc::new(
-            || json!([{"camera": "north", "frames_in": 10, "frames_processed": 9, "frames_dropped": 1, "faces": 4, "passers_by": 2, "alerts": 1, "reconnects": 0, "p95_recognition_time_ms": 80.0}]),
-        )),
-    };
+    let state = AppState::new(f.store.clone(), Duration::from_secs(60)).with_hooks(Hooks {
+        camera_health: Some(Arc::new(|| {
+            json!([{"camera": "north", "frames_in": 10, "frames_processed": 9, "frames_dropped": 1, "faces": 4, "passers_by": 2, "alerts": 1, "reconnects": 0,
+                    "recognition_time_buckets": [[50.0, 1], [100.0, 3]], "recognition_time_sum_ms": 230.0, "recognition_time_count": 3}])
+        })),
+        ..Default::default()
+    });
     f.app = router(state);
     let (st, body, _) = send(&f, get("/metrics", None)).await;
     assert_eq!(st, StatusCode::OK);
@@ -379,5 +378,12 @@ async fn metrics_expose_camera_counters_without_personal_data() {
         "{text}"
     );
     assert!(text.contains("vigil_passers_by_total{camera=\"north\"} 2"));
+    assert!(text.contains("# TYPE vigil_recognition_time_seconds histogram"));
+    assert!(
+        text.contains("vigil_recognition_time_seconds_bucket{camera=\"north\",le=\"0.1\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("vigil_recognition_time_seconds_count{camera=\"north\"} 3"));
+    assert!(text.contains("vigil_recognition_time_seconds_sum{camera=\"north\"} 0.23"));
     assert!(!text.contains("REF-1"));
 }

@@ -7,12 +7,11 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use vigil_server::{router, AppState, Sessions};
+use vigil_server::{router, AppState};
 use vigil_store::alerts::NewAlert;
 
 struct Driver(Child);
@@ -40,13 +39,9 @@ fn sample(name: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
+    install_crypto();
     let f = fixture_with_images(sample("obama_3.jpg"), sample("obama_1.jpg")).await;
-    let state = AppState {
-        store: f.store.clone(),
-        sessions: Arc::new(Sessions::new(Duration::from_secs(600))),
-        secure_cookies: false,
-        camera_health: None,
-    };
+    let state = AppState::new(f.store.clone(), Duration::from_secs(600));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
@@ -115,9 +110,12 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         .unwrap();
     assert_eq!(me.text().await.unwrap(), "operator");
 
-    c.goto(&format!("{base}/console/deployments/{}", f.deployment))
-        .await
-        .unwrap();
+    c.goto(&format!(
+        "{base}/console/deployments/{}/operator",
+        f.deployment
+    ))
+    .await
+    .unwrap();
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id(&format!("a-{}", f.alert)))

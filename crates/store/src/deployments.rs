@@ -183,6 +183,22 @@ impl Store {
         Ok(())
     }
 
+    /// Everyone assigned to a Deployment, with their roles there.
+    pub async fn assignments(&self, deployment_id: &str) -> Result<Vec<(String, Role)>> {
+        let rows = sqlx::query(
+            "SELECT user_id, role FROM assignments WHERE deployment_id = $1 ORDER BY user_id, role",
+        )
+        .bind(deployment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok((r.try_get("user_id")?, from_json(&role)?))
+            })
+            .collect()
+    }
+
     /// Adds to a Deployment's counters (from the live pipeline): passers-by
     /// (Recognition Opportunities) and Blue Watchlist passes.
     pub async fn record_passers_by(

@@ -193,3 +193,166 @@ impl Store {
         Ok(out)
     }
 }
+
+/// A custody image in the reference store, without its pixels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReferenceImage {
+    pub id: String,
+    pub subject_ref: String,
+    pub source: String,
+    pub created: vigil_core::Millis,
+}
+
+/// The outcome of one Blue Watchlist pass.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BluePass {
+    pub entry_id: String,
+    /// Whether an Alert for the volunteer was raised during the pass.
+    pub recognised: bool,
+}
+
+impl Store {
+    /// The reference store, as a Watchlist compiler of `deployment_id` (or
+    /// an Administrator) sees it to choose entries.
+    pub async fn reference_images(
+        &self,
+        viewer: &User,
+        deployment_id: &str,
+    ) -> Result<Vec<ReferenceImage>> {
+        self.check_compiler(viewer, deployment_id).await?;
+        let rows = sqlx::query(
+            "SELECT id, subject_ref, source, created_ms FROM reference_images ORDER BY subject_ref, created_ms, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReferenceImage {
+                    id: r.try_get("id")?,
+                    subject_ref: r.try_get("subject_ref")?,
+                    source: r.try_get("source")?,
+                    created: r.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One reference image's pixels, for a compiler judging its quality.
+    /// Audited, like every read of biometric data.
+    pub async fn reference_image(
+        &self,
+        viewer: &User,
+        deployment_id: &str,
+        id: &str,
+    ) -> Result<Vec<u8>> {
+        self.check_compiler(viewer, deployment_id).await?;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT media_id FROM reference_images WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("reference image {id}")))?;
+        let bytes = self
+            .get_media(&mut tx, &row.try_get::<String, _>("media_id")?)
+            .await?;
+        self.append_audit(
+            &mut tx,
+            &viewer.id,
+            "reference.image.read",
+            id,
+            deployment_id,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(bytes)
+    }
+
+    async fn check_compiler(&self, viewer: &User, deployment_id: &str) -> Result<()> {
+        let assignment = self.assignment(deployment_id, &viewer.id).await?;
+        if access::check(viewer, Action::ManageReferenceStore, &[]).is_ok() {
+            return Ok(());
+        }
+        access::check(viewer, Action::CompileWatchlist, &assignment)?;
+        Ok(())
+    }
+
+    /// A Deployment's Watchlist as the people working on it may read it.
+    pub async fn watchlist_for(
+        &self,
+        viewer: &User,
+        deployment_id: &str,
+    ) -> Result<Vec<WatchlistEntry>> {
+        self.deployment(deployment_id).await?;
+        let assignment = self.assignment(deployment_id, &viewer.id).await?;
+        access::check(viewer, Action::ViewWatchlist, &assignment)?;
+        self.watchlist(deployment_id).await
+    }
+
+    /// Number of images on each entry of a Deployment's Watchlist (the size
+    /// that drives the expected false Alert load).
+    pub async fn watchlist_image_count(&self, deployment_id: &str) -> Result<usize> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM media m JOIN watchlist_entries w ON m.owner_id = w.id \
+             WHERE m.kind = 'watchlist' AND w.deployment_id = $1",
+        )
+        .bind(deployment_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? as usize)
+    }
+
+    /// Records that Blue Watchlist volunteer `entry_id` walked past the
+    /// cameras since `since` (WL-5): recognised when an Alert for that entry
+    /// was raised in that time. The pass feeds the True Recognition Rate.
+    pub async fn record_blue_pass(
+        &self,
+        who: &User,
+        deployment_id: &str,
+        entry_id: &str,
+        since: vigil_core::Millis,
+    ) -> Result<BluePass> {
+        let assignment = self.assignment(deployment_id, &who.id).await?;
+        access::check(who, Action::RecordBluePass, &assignment)?;
+        let mut tx = self.pool.begin().await?;
+        let blue =
+            sqlx::query("SELECT blue FROM watchlist_entries WHERE id = $1 AND deployment_id = $2")
+                .bind(entry_id)
+                .bind(deployment_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("watchlist entry {entry_id}")))?
+                .try_get::<i64, _>("blue")?;
+        if blue == 0 {
+            return Err(StoreError::Invalid(
+                "passes are recorded only for Blue Watchlist volunteers".into(),
+            ));
+        }
+        let n = sqlx::query(
+            "SELECT COUNT(*) AS n FROM alerts WHERE watchlist_entry_id = $1 AND raised_ms >= $2",
+        )
+        .bind(entry_id)
+        .bind(since)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get::<i64, _>("n")?;
+        let recognised = n > 0;
+        sqlx::query("UPDATE deployments SET blue_passes = blue_passes + 1, blue_recognised = blue_recognised + $1 WHERE id = $2")
+            .bind(i64::from(recognised))
+            .bind(deployment_id)
+            .execute(&mut *tx)
+            .await?;
+        self.append_audit(
+            &mut tx,
+            &who.id,
+            "watchlist.blue_pass",
+            deployment_id,
+            &format!("entry {entry_id}: recognised {recognised}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(BluePass {
+            entry_id: entry_id.into(),
+            recognised,
+        })
+    }
+}

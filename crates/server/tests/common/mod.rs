@@ -9,7 +9,7 @@ use vigil_core::access::{Rank, Role, User};
 use vigil_core::deployment::WrittenAuthority;
 use vigil_core::fixtures::complete_application;
 use vigil_core::watchlist::Category;
-use vigil_server::{hash_password, router, AppState, Sessions};
+use vigil_server::{hash_password, router, AppState};
 use vigil_store::alerts::NewAlert;
 use vigil_store::{Store, SystemClock};
 
@@ -128,12 +128,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         })
         .await
         .unwrap();
-    let state = AppState {
-        store: store.clone(),
-        sessions: Arc::new(Sessions::new(Duration::from_secs(3600))),
-        secure_cookies: false,
-        camera_health: None,
-    };
+    let state = AppState::new(store.clone(), Duration::from_secs(3600));
     Fixture {
         app: router(state),
         store,
@@ -141,4 +136,10 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         alert: a.id,
         _dir: dir,
     }
+}
+
+/// Two rustls crypto providers are linked (ring by the server, another by
+/// the WebDriver client's defaults): pick one for the process.
+pub fn install_crypto() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,0 +1,603 @@
+//! The Deployment workflow over HTTP: Applications, authority, the
+//! commanders' controls, the Cancellation Report, assignments, and the
+//! Watchlist compiled from the reference store.
+//!
+//! Every handler hands the decision to `vigil-core` through the store; the
+//! `actions` list the API returns is only a hint for the console's buttons,
+//! computed with the same permission check.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use vigil_core::access::{self, Action, Role, User};
+use vigil_core::deployment::{
+    Application, CancellationReport, Deployment, DeploymentState, WrittenAuthority,
+    DEFAULT_URGENT_CONFIRMATION_WINDOW_MS,
+};
+use vigil_core::metrics;
+use vigil_core::watchlist::{expected_false_alerts, Category};
+
+use crate::routes::{body, changing_user, current_user};
+use crate::{ApiError, AppState};
+
+/// Longest free text accepted in a reason, review or report field.
+const MAX_TEXT: usize = 20_000;
+
+/// One step of the workflow, as the console and API clients name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Submit,
+    Consult,
+    Veto,
+    Refuse,
+    Authorise,
+    AuthoriseUrgently,
+    ConfirmUrgentAuthority,
+    StopUrgentAuthority,
+    Activate,
+    Suspend,
+    Resume,
+    Terminate,
+    Conclude,
+    GoldReview,
+}
+
+impl Step {
+    const ALL: [Step; 14] = [
+        Step::Submit,
+        Step::Consult,
+        Step::Veto,
+        Step::Refuse,
+        Step::Authorise,
+        Step::AuthoriseUrgently,
+        Step::ConfirmUrgentAuthority,
+        Step::StopUrgentAuthority,
+        Step::Activate,
+        Step::Suspend,
+        Step::Resume,
+        Step::Terminate,
+        Step::Conclude,
+        Step::GoldReview,
+    ];
+
+    fn permission(self) -> Action {
+        match self {
+            Step::Submit => Action::SubmitApplication,
+            Step::Consult | Step::Veto => Action::RecordConsultation,
+            Step::Refuse => Action::Refuse,
+            Step::Authorise => Action::Authorise,
+            Step::AuthoriseUrgently => Action::AuthoriseUrgent,
+            Step::ConfirmUrgentAuthority | Step::StopUrgentAuthority => {
+                Action::ConfirmUrgentAuthority
+            }
+            Step::Activate => Action::Activate,
+            Step::Suspend => Action::Suspend,
+            Step::Resume => Action::Resume,
+            Step::Terminate => Action::Terminate,
+            Step::Conclude => Action::Conclude,
+            Step::GoldReview => Action::RecordGoldReview,
+        }
+    }
+
+    /// Whether the step can start from the Deployment's present state.
+    fn applies_to(self, d: &Deployment) -> bool {
+        use DeploymentState::*;
+        let s = d.state;
+        match self {
+            Step::Submit => s == Draft,
+            Step::Consult | Step::Veto => s == Submitted,
+            Step::Refuse => matches!(s, Submitted | Consulted),
+            Step::Authorise => s == Consulted,
+            Step::AuthoriseUrgently => matches!(s, Submitted | Consulted),
+            Step::ConfirmUrgentAuthority | Step::StopUrgentAuthority => {
+                d.urgent_confirmation_due.is_some()
+            }
+            Step::Activate => s == Authorised,
+            Step::Suspend => s == Active,
+            Step::Resume => s == Suspended,
+            Step::Terminate => matches!(s, Authorised | Active | Suspended),
+            Step::Conclude => matches!(s, Active | Suspended),
+            Step::GoldReview => matches!(s, Active | Suspended | Concluded),
+        }
+    }
+}
+
+/// The steps `user` may take on `d` now.
+pub fn available_steps(d: &Deployment, user: &User, assignment: &[Role]) -> Vec<Step> {
+    Step::ALL
+        .into_iter()
+        .filter(|s| s.applies_to(d) && access::check(user, s.permission(), assignment).is_ok())
+        .collect()
+}
+
+fn text_limit(fields: &[&str]) -> Result<(), ApiError> {
+    if fields.iter().any(|f| f.len() > MAX_TEXT) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("a text field is over {MAX_TEXT} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn application_limits(a: &Application) -> Result<(), ApiError> {
+    text_limit(&[
+        &a.title,
+        &a.location,
+        &a.legitimate_aim,
+        &a.legal_basis,
+        &a.necessity,
+        &a.proportionality,
+        &a.safeguards,
+        &a.watchlist_composition,
+        &a.resources,
+        &a.assessments.community_impact,
+        &a.assessments.equality_impact,
+        &a.assessments.data_protection_impact,
+        &a.assessments.surveillance_camera_self_assessment,
+        &a.assessments.operational_risk,
+    ])
+}
+
+/// A Deployment with the caller's roles on it and the steps they may take.
+async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, ApiError> {
+    let assignment = state.store.assignment(&d.id, &user.id).await?;
+    let steps = available_steps(&d, user, &assignment);
+    let cancellation_report_due = d.cancellation_report_due();
+    let may_file_report = d.state == DeploymentState::Concluded
+        && access::check(user, Action::FileCancellationReport, &assignment).is_ok();
+    let assignments: Vec<_> = state
+        .store
+        .assignments(&d.id)
+        .await?
+        .into_iter()
+        .map(|(u, r)| json!({"user": u, "role": r}))
+        .collect();
+    Ok(json!({
+        "deployment": d,
+        "your_roles": assignment,
+        "actions": steps,
+        "may_edit_application": d.state == DeploymentState::Draft
+            && access::check(user, Action::DraftApplication, &[]).is_ok(),
+        "may_file_cancellation_report": may_file_report,
+        "may_compile_watchlist": access::check(user, Action::CompileWatchlist, &assignment).is_ok(),
+        "may_view_alerts": access::check(user, Action::ViewAlerts, &assignment).is_ok(),
+        "may_assign": access::check(user, Action::ManageUsers, &[]).is_ok(),
+        "cancellation_report_due": cancellation_report_due,
+        "assignments": assignments,
+    }))
+}
+
+/// `POST /api/v1/deployments`: an Applicant drafts an Application.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    b: Result<Json<Application>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let app = body(b)?;
+    application_limits(&app)?;
+    let d = state.store.create_deployment(&user, app).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, &user, d).await?)).into_response())
+}
+
+/// `GET /api/v1/deployments/{id}`: the Application, authority, state and
+/// log. Operational documents, readable by any signed-in officer; they hold
+/// no images and no subject references.
+pub async fn get_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let d = state.store.deployment(&id).await?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
+/// `PUT /api/v1/deployments/{id}/application`: edit a Draft.
+pub async fn update_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<Application>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let app = body(b)?;
+    application_limits(&app)?;
+    let u = user.clone();
+    let d = state
+        .store
+        .act(&id, &user, move |d, _, now| {
+            d.update_application(&u, app, now)
+        })
+        .await?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
+#[derive(Deserialize)]
+pub struct TransitionBody {
+    action: Step,
+    #[serde(default)]
+    reason: String,
+    /// The Written Authority, for `authorise`, `authorise_urgently` and
+    /// (optionally changed) `confirm_urgent_authority`.
+    authority: Option<WrittenAuthority>,
+}
+
+/// `POST /api/v1/deployments/{id}/transitions`: one workflow step.
+pub async fn transition(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<TransitionBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let t = body(b)?;
+    text_limit(&[&t.reason])?;
+    if let Some(a) = &t.authority {
+        text_limit(&[&a.reasoning, &a.alternatives_considered])?;
+    }
+    let needs_authority = || {
+        t.authority.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "this step needs the Written Authority (reasoning, alternatives, threshold)",
+            )
+        })
+    };
+    let u = user.clone();
+    let reason = t.reason.clone();
+    let d = match t.action {
+        Step::Submit => {
+            state
+                .store
+                .act(&id, &user, move |d, _, now| d.submit(&u, now))
+                .await
+        }
+        Step::Consult | Step::Veto => {
+            let veto = t.action == Step::Veto;
+            state
+                .store
+                .act(&id, &user, move |d, _, now| {
+                    d.consult(&u, veto, &reason, now)
+                })
+                .await
+        }
+        Step::Refuse => {
+            state
+                .store
+                .act(&id, &user, move |d, _, now| d.refuse(&u, &reason, now))
+                .await
+        }
+        Step::Authorise => {
+            let a = needs_authority()?;
+            state
+                .store
+                .act(&id, &user, move |d, _, now| d.authorise(&u, a, now))
+                .await
+        }
+        Step::AuthoriseUrgently => {
+            let a = needs_authority()?;
+            state
+                .store
+                .act(&id, &user, move |d, _, now| {
+                    d.authorise_urgently(&u, a, DEFAULT_URGENT_CONFIRMATION_WINDOW_MS, now)
+                })
+                .await
+        }
+        Step::ConfirmUrgentAuthority => {
+            let a = t.authority.clone();
+            state
+                .store
+                .act(&id, &user, move |d, _, now| {
+                    d.confirm_urgent_authority(&u, a, &reason, now)
+                })
+                .await
+        }
+        Step::StopUrgentAuthority => {
+            state
+                .store
+                .act(&id, &user, move |d, _, now| {
+                    d.stop_urgent_authority(&u, &reason, now)
+                })
+                .await
+        }
+        Step::Activate => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| d.activate(&u, roles, now))
+                .await
+        }
+        Step::Suspend => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| {
+                    d.suspend(&u, roles, &reason, now)
+                })
+                .await
+        }
+        Step::Resume => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| {
+                    d.resume(&u, roles, &reason, now)
+                })
+                .await
+        }
+        Step::Terminate => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| {
+                    d.terminate(&u, roles, &reason, now)
+                })
+                .await
+        }
+        Step::Conclude => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| {
+                    d.conclude(&u, roles, &reason, now)
+                })
+                .await
+        }
+        Step::GoldReview => {
+            state
+                .store
+                .act(&id, &user, move |d, roles, now| {
+                    d.record_gold_review(&u, roles, &reason, now)
+                })
+                .await
+        }
+    }?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
+/// `GET /api/v1/deployments/{id}/stats`: counts and rates so far (no
+/// personal data), for the camera panel and the Cancellation Report.
+pub async fn stats(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    current_user(&state, &headers).await?;
+    let s = state.store.deployment_stats(&id).await?;
+    let trr_ci = metrics::wilson_interval(s.blue_recognised, s.blue_passes);
+    let warning = metrics::far_exceeds_warning(s.false_alerts + s.confirmed_false, s.passers_by);
+    Ok(Json(json!({
+        "stats": s,
+        "true_recognition_rate_ci95": trr_ci,
+        "false_alert_rate_warning": warning,
+        "false_alert_rate_warning_level": metrics::FAR_WARNING,
+    })))
+}
+
+/// `GET /api/v1/deployments/{id}/cancellation-report/draft`: the report
+/// pre-filled with the Deployment's statistics, for its Gold Commander.
+pub async fn cancellation_draft(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<CancellationReport>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let assignment = state.store.assignment(&id, &user.id).await?;
+    access::check(&user, Action::FileCancellationReport, &assignment)
+        .map_err(vigil_store::StoreError::from)?;
+    Ok(Json(state.store.draft_cancellation_report(&id).await?))
+}
+
+/// `POST /api/v1/deployments/{id}/cancellation-report`: Gold files it.
+pub async fn file_cancellation_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<CancellationReport>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let r = body(b)?;
+    text_limit(&[&r.circumstances_of_conclusion, &r.resources_used, &r.issues])?;
+    let u = user.clone();
+    let d = state
+        .store
+        .act(&id, &user, move |d, roles, now| {
+            d.file_cancellation_report(&u, roles, r, now)
+        })
+        .await?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
+#[derive(Deserialize)]
+pub struct AssignmentBody {
+    user: String,
+    role: Role,
+}
+
+/// `POST /api/v1/deployments/{id}/assignments`: an Administrator assigns
+/// an officer to a deployment-scoped role.
+pub async fn assign(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<AssignmentBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let a = body(b)?;
+    state.store.assign(&user, &id, &a.user, a.role).await?;
+    let d = state.store.deployment(&id).await?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
+/// `GET /api/v1/deployments/{id}/reference-images`: the reference store
+/// for a Watchlist compiler, each image with its quality verdict.
+pub async fn reference_images(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let list = state.store.reference_images(&user, &id).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for r in list {
+        let verdict = match &state.hooks.assess_quality {
+            None => Value::Null,
+            Some(assess) => {
+                let cached = state.quality_cache(&r.id);
+                match cached {
+                    Some(v) => v,
+                    None => {
+                        // Reading the pixels to judge them is a read of
+                        // biometric data: audited like any other.
+                        let bytes = state.store.reference_image(&user, &id, &r.id).await?;
+                        let assess = assess.clone();
+                        let v = tokio::task::spawn_blocking(move || assess(&bytes))
+                            .await
+                            .map_err(|e| {
+                                ApiError::new(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    "internal",
+                                    e.to_string(),
+                                )
+                            })?;
+                        state.remember_quality(&r.id, v.clone());
+                        v
+                    }
+                }
+            }
+        };
+        out.push(json!({"image": r, "quality": verdict}));
+    }
+    Ok(Json(json!(out)))
+}
+
+/// `GET /api/v1/deployments/{id}/reference-images/{rid}`: one image, for
+/// the compiler to look at. Audited.
+pub async fn reference_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, rid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let bytes = state.store.reference_image(&user, &id, &rid).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoadQuery {
+    /// Expected passers-by (Recognition Opportunities) for the Deployment.
+    passers_by: Option<u64>,
+}
+
+/// `GET /api/v1/deployments/{id}/watchlist`: the entries (references, not
+/// images) and the expected false Alert load at the Deployment's Threshold
+/// (WL-4): each passer-by is compared with every Watchlist image.
+pub async fn watchlist(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LoadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let entries = state.store.watchlist_for(&user, &id).await?;
+    let images = state.store.watchlist_image_count(&id).await?;
+    let d = state.store.deployment(&id).await?;
+    let passers_by = q.passers_by.unwrap_or(10_000);
+    let threshold = d.authority.as_ref().map(|a| a.threshold);
+    let fmr = match (threshold, &state.hooks.false_match_rate) {
+        (Some(t), Some(f)) => f(t),
+        _ => None,
+    };
+    let load = fmr.map(|fmr| {
+        json!({
+            "false_match_rate_per_comparison": fmr,
+            "expected_false_alerts_per_passer_by": expected_false_alerts(images, 1, fmr),
+            "expected_false_alerts": expected_false_alerts(images, passers_by, fmr),
+        })
+    });
+    Ok(Json(json!({
+        "entries": entries,
+        "images": images,
+        "threshold": threshold,
+        "passers_by": passers_by,
+        "expected_load": load,
+        "blue_entries": entries.iter().filter(|e| e.blue).count(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct EntryBody {
+    reference_image_ids: Vec<String>,
+    category: Category,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    blue: bool,
+}
+
+/// `POST /api/v1/deployments/{id}/watchlist`: a compiler adds a subject.
+pub async fn add_entry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<EntryBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let e = body(b)?;
+    text_limit(&[&e.reason])?;
+    if e.reference_image_ids.len() > 50 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "at most 50 images per entry",
+        ));
+    }
+    let entry = state
+        .store
+        .add_watchlist_entry(
+            &user,
+            &id,
+            e.category,
+            &e.reason,
+            e.blue,
+            &e.reference_image_ids,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!(entry))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct BluePassBody {
+    entry_id: String,
+    /// When the volunteer started walking past (ms since the epoch); the
+    /// pass counts as recognised if an Alert for them was raised since.
+    since: i64,
+}
+
+/// `POST /api/v1/deployments/{id}/blue-passes`: a Blue Watchlist volunteer
+/// walked past the cameras (WL-5).
+pub async fn blue_pass(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<BluePassBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let p = body(b)?;
+    let pass = state
+        .store
+        .record_blue_pass(&user, &id, &p.entry_id, p.since)
+        .await?;
+    Ok(Json(json!(pass)))
+}
