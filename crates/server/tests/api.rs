@@ -6,8 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -15,65 +14,6 @@ use vigil_server::{router, AppState, Hooks};
 use vigil_store::alerts::NewAlert;
 
 use common::*;
-
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-async fn send(f: &Fixture, req: Request<Body>) -> (StatusCode, Vec<u8>, Option<String>) {
-    let resp = f.app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let set_cookie = resp
-        .headers()
-        .get(header::SET_COOKIE)
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, bytes, set_cookie)
-}
-
-async fn login(f: &Fixture, id: &str) -> Session {
-    let req = Request::post("/api/v1/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            json!({"user": id, "password": PASSWORD}).to_string(),
-        ))
-        .unwrap();
-    let (status, body, cookie) = send(f, req).await;
-    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let cookie = cookie.unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-    let v: Value = serde_json::from_slice(&body).unwrap();
-    Session {
-        cookie: cookie.split(';').next().unwrap().to_string(),
-        csrf: v["csrf"].as_str().unwrap().to_string(),
-    }
-}
-
-fn get(path: &str, s: Option<&Session>) -> Request<Body> {
-    let mut r = Request::get(path);
-    if let Some(s) = s {
-        r = r.header(header::COOKIE, &s.cookie);
-    }
-    r.body(Body::empty()).unwrap()
-}
-
-fn post(path: &str, s: Option<&Session>, body: String, csrf: bool) -> Request<Body> {
-    let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/json");
-    if let Some(s) = s {
-        r = r.header(header::COOKIE, &s.cookie);
-        if csrf {
-            r = r.header("x-vigil-csrf", &s.csrf);
-        }
-    }
-    r.body(Body::from(body)).unwrap()
-}
 
 #[tokio::test]
 async fn every_route_refuses_the_unauthenticated_except_public_ones() {

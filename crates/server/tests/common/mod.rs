@@ -3,7 +3,13 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
 use std::time::Duration;
+use tower::ServiceExt;
 
 use vigil_core::access::{Rank, Role, User};
 use vigil_core::deployment::WrittenAuthority;
@@ -17,6 +23,8 @@ pub const PASSWORD: &str = "correct horse";
 
 pub struct Fixture {
     pub app: axum::Router,
+    /// The reference image the Watchlist entry was made from.
+    pub reference: String,
     pub store: Arc<Store>,
     pub deployment: String,
     pub alert: String,
@@ -53,6 +61,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         user("npcc", Rank::Commander, &[]),
         user("ao", Rank::Superintendent, &[Role::AuthorisingOfficer]),
         user("silver", Rank::ChiefInspector, &[]),
+        user("gold", Rank::ChiefSuperintendent, &[]),
         user("operator", Rank::Constable, &[]),
         user("engagement", Rank::Constable, &[]),
         user("compiler", Rank::Staff, &[]),
@@ -95,6 +104,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         .unwrap();
     for (u, r) in [
         ("silver", Role::Silver),
+        ("gold", Role::Gold),
         ("operator", Role::Operator),
         ("engagement", Role::EngagementOfficer),
         ("compiler", Role::WatchlistCompiler),
@@ -106,7 +116,14 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         .await
         .unwrap();
     let e = store
-        .add_watchlist_entry(&compiler, &d.id, Category::Primary, "wanted", false, &[r])
+        .add_watchlist_entry(
+            &compiler,
+            &d.id,
+            Category::Primary,
+            "wanted",
+            false,
+            &[r.clone()],
+        )
         .await
         .unwrap();
     store
@@ -131,6 +148,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
     let state = AppState::new(store.clone(), Duration::from_secs(3600));
     Fixture {
         app: router(state),
+        reference: r,
         store,
         deployment: d.id,
         alert: a.id,
@@ -142,4 +160,63 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
 /// the WebDriver client's defaults): pick one for the process.
 pub fn install_crypto() {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub async fn send(f: &Fixture, req: Request<Body>) -> (StatusCode, Vec<u8>, Option<String>) {
+    let resp = f.app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let set_cookie = resp
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, bytes, set_cookie)
+}
+
+pub async fn login(f: &Fixture, id: &str) -> Session {
+    let req = Request::post("/api/v1/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"user": id, "password": PASSWORD}).to_string(),
+        ))
+        .unwrap();
+    let (status, body, cookie) = send(f, req).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    Session {
+        cookie: cookie.split(';').next().unwrap().to_string(),
+        csrf: v["csrf"].as_str().unwrap().to_string(),
+    }
+}
+
+pub fn get(path: &str, s: Option<&Session>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(s) = s {
+        r = r.header(header::COOKIE, &s.cookie);
+    }
+    r.body(Body::empty()).unwrap()
+}
+
+pub fn post(path: &str, s: Option<&Session>, body: String, csrf: bool) -> Request<Body> {
+    let mut r = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(s) = s {
+        r = r.header(header::COOKIE, &s.cookie);
+        if csrf {
+            r = r.header("x-vigil-csrf", &s.csrf);
+        }
+    }
+    r.body(Body::from(body)).unwrap()
 }
