@@ -51,6 +51,7 @@ impl AlertState {
 }
 
 /// What an Operator or Engagement Officer decides.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {
     FalseAlert,

@@ -81,6 +81,7 @@ impl DeploymentState {
 }
 
 /// The assessments attached to an Application [000 §7.6].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assessments {
     pub community_impact: String,
@@ -91,6 +92,7 @@ pub struct Assessments {
 }
 
 /// MPS LFR Form 1, Part 1 [000 §7.6; GOV-1].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Application {
     pub title: String,
@@ -155,6 +157,7 @@ impl Application {
 }
 
 /// MPS LFR Form 1, Part 2: the Authorising Officer's reasoning [GOV-2].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WrittenAuthority {
     pub reasoning: String,
@@ -166,6 +169,7 @@ pub struct WrittenAuthority {
 }
 
 /// MPS LFR Form 1, Part 3 [GOV-6].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CancellationReport {
     pub circumstances_of_conclusion: String,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Primary or Additional Watchlist Category [000 §10.2].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Category {
     Primary,

@@ -21,6 +21,7 @@ use vigil_core::deployment::{
 use vigil_core::metrics;
 use vigil_core::watchlist::{expected_false_alerts, Category};
 
+use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user};
 use crate::{ApiError, AppState};
 
@@ -28,7 +29,7 @@ use crate::{ApiError, AppState};
 const MAX_TEXT: usize = 20_000;
 
 /// One step of the workflow, as the console and API clients name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     Submit,
@@ -175,6 +176,7 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
 }
 
 /// `POST /api/v1/deployments`: an Applicant drafts an Application.
+#[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments", request_body = Application, responses((status = 201, description = "The drafted Deployment"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -190,6 +192,7 @@ pub async fn create(
 /// `GET /api/v1/deployments/{id}`: the Application, authority, state and
 /// log. Operational documents, readable by any signed-in officer; they hold
 /// no images and no subject references.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "The Deployment, the caller's roles and the steps they may take"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No such Deployment", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -201,6 +204,7 @@ pub async fn get_one(
 }
 
 /// `PUT /api/v1/deployments/{id}/application`: edit a Draft.
+#[utoipa::path(put, path = "/api/v1/deployments/{id}/application", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = Application, responses((status = 200, description = "The Deployment"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn update_application(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -220,7 +224,7 @@ pub async fn update_application(
     Ok(Json(view(&state, &user, d).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TransitionBody {
     action: Step,
     #[serde(default)]
@@ -231,6 +235,7 @@ pub struct TransitionBody {
 }
 
 /// `POST /api/v1/deployments/{id}/transitions`: one workflow step.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/transitions", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = TransitionBody, responses((status = 200, description = "The Deployment after the step"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn transition(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -361,6 +366,7 @@ pub async fn transition(
 
 /// `GET /api/v1/deployments/{id}/stats`: counts and rates so far (no
 /// personal data), for the camera panel and the Cancellation Report.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/stats", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Counts, FAR, TRR with its 95 % interval, Recognition Time"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -380,6 +386,7 @@ pub async fn stats(
 
 /// `GET /api/v1/deployments/{id}/cancellation-report/draft`: the report
 /// pre-filled with the Deployment's statistics, for its Gold Commander.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/cancellation-report/draft", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Cancellation Report pre-filled with the statistics", body = CancellationReport), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn cancellation_draft(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -393,6 +400,7 @@ pub async fn cancellation_draft(
 }
 
 /// `POST /api/v1/deployments/{id}/cancellation-report`: Gold files it.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/cancellation-report", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = CancellationReport, responses((status = 200, description = "The Deployment, CancellationFiled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn file_cancellation_report(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -412,7 +420,7 @@ pub async fn file_cancellation_report(
     Ok(Json(view(&state, &user, d).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AssignmentBody {
     user: String,
     role: Role,
@@ -420,6 +428,7 @@ pub struct AssignmentBody {
 
 /// `POST /api/v1/deployments/{id}/assignments`: an Administrator assigns
 /// an officer to a deployment-scoped role.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/assignments", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = AssignmentBody, responses((status = 200, description = "The Deployment with its assignments"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -435,6 +444,7 @@ pub async fn assign(
 
 /// `GET /api/v1/deployments/{id}/reference-images`: the reference store
 /// for a Watchlist compiler, each image with its quality verdict.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/reference-images", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Reference images with a quality verdict each"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn reference_images(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -477,6 +487,7 @@ pub async fn reference_images(
 
 /// `GET /api/v1/deployments/{id}/reference-images/{rid}`: one image, for
 /// the compiler to look at. Audited.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/reference-images/{rid}", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), ("rid" = String, Path, description = "Reference image id")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn reference_image(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -494,7 +505,7 @@ pub async fn reference_image(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct LoadQuery {
     /// Expected passers-by (Recognition Opportunities) for the Deployment.
     passers_by: Option<u64>,
@@ -503,6 +514,7 @@ pub struct LoadQuery {
 /// `GET /api/v1/deployments/{id}/watchlist`: the entries (references, not
 /// images) and the expected false Alert load at the Deployment's Threshold
 /// (WL-4): each passer-by is compared with every Watchlist image.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), LoadQuery), responses((status = 200, description = "Entries and the expected false Alert load"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn watchlist(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -536,7 +548,7 @@ pub async fn watchlist(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EntryBody {
     reference_image_ids: Vec<String>,
     category: Category,
@@ -547,6 +559,7 @@ pub struct EntryBody {
 }
 
 /// `POST /api/v1/deployments/{id}/watchlist`: a compiler adds a subject.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), request_body = EntryBody, responses((status = 201, description = "The new entry"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn add_entry(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -577,7 +590,7 @@ pub async fn add_entry(
     Ok((StatusCode::CREATED, Json(json!(entry))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BluePassBody {
     entry_id: String,
     /// When the volunteer started walking past (ms since the epoch); the
@@ -587,6 +600,7 @@ pub struct BluePassBody {
 
 /// `POST /api/v1/deployments/{id}/blue-passes`: a Blue Watchlist volunteer
 /// walked past the cameras (WL-5).
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/blue-passes", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), request_body = BluePassBody, responses((status = 200, description = "Whether the volunteer was recognised"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn blue_pass(
     State(state): State<AppState>,
     headers: HeaderMap,

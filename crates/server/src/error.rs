@@ -49,6 +49,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The body of every error response (documented for the OpenAPI file).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: unauthenticated, forbidden, csrf,
+    /// bad_request, too_large, not_found, conflict, internal.
+    pub code: String,
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});

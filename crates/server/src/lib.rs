@@ -13,6 +13,7 @@ pub mod auth;
 pub mod console;
 pub mod deployments;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod tls;
 
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/public/records", get(routes::public_records))
         .route("/api/v1/cameras", get(routes::cameras))
         .route("/metrics", get(routes::metrics))
+        .route("/api/openapi.json", get(openapi::document))
         .route("/public", get(routes::public_page))
         .route(
             "/",

@@ -12,6 +12,7 @@ use vigil_core::alert::Decision;
 use vigil_store::alerts::AlertImage;
 
 use crate::auth::{self, COOKIE};
+use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 pub(crate) async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
@@ -39,12 +40,13 @@ pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> 
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     user: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = Login, responses((status = 200, description = "Session cookie set; body has the user and the CSRF token"), (status = 401, description = "Wrong user or password", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     b: Result<Json<Login>, JsonRejection>,
@@ -84,6 +86,7 @@ pub async fn login(
     Ok(resp)
 }
 
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204, description = "Session ended"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -103,11 +106,13 @@ pub async fn logout(
     Ok(resp)
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, description = "The signed-in user"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<User>, ApiError> {
     Ok(Json(current_user(&state, &headers).await?))
 }
 
 /// Deployments with their state: where and when, no personal data.
+#[utoipa::path(get, path = "/api/v1/deployments", tag = "deployments", responses((status = 200, description = "Deployments: id, state, title, location"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn deployments(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -123,6 +128,7 @@ pub async fn deployments(
     Ok(Json(json!(list)))
 }
 
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/alerts", tag = "alerts", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "The Deployment's Alerts (no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alerts(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -132,6 +138,7 @@ pub async fn alerts(
     Ok(Json(json!(state.store.alerts(&user, &id).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/images/{which}", tag = "alerts", params(("id" = String, Path, description = "Alert id"), ("which" = String, Path, description = "probe or candidate")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alert_image(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -160,13 +167,14 @@ pub async fn alert_image(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AdjudicationBody {
     decision: Decision,
     #[serde(default)]
     note: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/adjudications", tag = "alerts", params(("id" = String, Path, description = "Alert id")), request_body = AdjudicationBody, responses((status = 200, description = "The Alert after the decision"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn adjudicate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -190,6 +198,7 @@ pub async fn adjudicate(
     )))
 }
 
+#[utoipa::path(get, path = "/api/v1/public/records", tag = "public", responses((status = 200, description = "Published Deployment records; no personal data")))]
 pub async fn public_records(
     State(state): State<AppState>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -228,6 +237,7 @@ pub async fn public_page(State(state): State<AppState>) -> Result<Html<String>, 
 
 /// Alerts of a Deployment pushed as they happen (Server-Sent Events), to
 /// users assigned to it. Each event carries the Alert record (no images).
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/alerts/events", tag = "alerts", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Server-Sent Events: one `alert` event per Alert raised or adjudicated", content_type = "text/event-stream"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alert_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -270,6 +280,7 @@ pub async fn alert_events(
 }
 
 /// Camera health of the live pipeline this server hosts, if any.
+#[utoipa::path(get, path = "/api/v1/cameras", tag = "live", responses((status = 200, description = "Health of the cameras this server hosts"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn cameras(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -286,6 +297,7 @@ pub async fn cameras(
 
 /// Prometheus text exposition of the hosted live pipeline's counters: camera
 /// names and counts only, no personal data.
+#[utoipa::path(get, path = "/metrics", tag = "live", responses((status = 200, description = "Prometheus text exposition: counters and the Recognition Time histogram per camera", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let health = state
         .hooks

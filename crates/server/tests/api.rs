@@ -327,3 +327,47 @@ async fn metrics_expose_camera_counters_without_personal_data() {
     assert!(text.contains("vigil_recognition_time_seconds_sum{camera=\"north\"} 0.23"));
     assert!(!text.contains("REF-1"));
 }
+
+/// The OpenAPI document lists every API route of the router (read from its
+/// source, so a new route without an annotation fails here) and every
+/// schema it refers to.
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let f = fixture().await;
+    let (st, body, _) = send(&f, get("/api/openapi.json", None)).await;
+    assert_eq!(st, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let source = include_str!("../src/lib.rs");
+    let mut routes = 0;
+    for line in source.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("\"/") else {
+            continue;
+        };
+        let path = format!("/{}", rest.split('"').next().unwrap());
+        if !(path.starts_with("/api/v1") || path == "/metrics") {
+            continue;
+        }
+        routes += 1;
+        assert!(paths.contains_key(&path), "{path} missing from OpenAPI");
+    }
+    // Routes written on one line: `.route("/api/v1/me", get(...))`.
+    for cap in source.split(".route(\"").skip(1) {
+        let path = cap.split('"').next().unwrap();
+        if path.starts_with("/api/v1") || path == "/metrics" {
+            routes += 1;
+            assert!(paths.contains_key(path), "{path} missing from OpenAPI");
+        }
+    }
+    assert!(routes >= 22, "{routes}");
+    let text = doc.to_string();
+    for r in text.split("\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "schema {name} referenced but not defined"
+        );
+    }
+    assert!(doc["components"]["schemas"].get("Application").is_some());
+}

@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers' annotations, served
+//! at `/api/openapi.json` so clients and auditors can see every route, what
+//! it takes and how it fails.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use crate::{deployments, error, routes};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vigil API",
+        description = "Accountable facial recognition. Every route checks the caller's role and Deployment assignment; changes need the session's X-Vigil-CSRF header."
+    ),
+    paths(
+        routes::login,
+        routes::logout,
+        routes::me,
+        routes::deployments,
+        routes::alerts,
+        routes::alert_events,
+        routes::alert_image,
+        routes::adjudicate,
+        routes::public_records,
+        routes::cameras,
+        routes::metrics,
+        deployments::create,
+        deployments::get_one,
+        deployments::update_application,
+        deployments::transition,
+        deployments::stats,
+        deployments::cancellation_draft,
+        deployments::file_cancellation_report,
+        deployments::assign,
+        deployments::reference_images,
+        deployments::reference_image,
+        deployments::watchlist,
+        deployments::add_entry,
+        deployments::blue_pass,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
