@@ -404,39 +404,8 @@ pub struct TlsArgs {
 /// The face engine's verdict on a reference image, as the Watchlist page
 /// shows it: one face, good enough to enrol, or why not.
 fn quality_hook(engine: Arc<vigil_vision::FaceEngine>) -> vigil_server::Hooks {
-    let assess = move |bytes: &[u8]| -> serde_json::Value {
-        let image = match vigil_vision::image_io::decode(bytes, Default::default()) {
-            Ok(i) => i,
-            Err(e) => {
-                return serde_json::json!({"passed": false, "faces": 0, "reasons": [e.to_string()]})
-            }
-        };
-        let faces = match engine.analyse(&image) {
-            Ok(f) => f,
-            Err(e) => {
-                return serde_json::json!({"passed": false, "faces": 0, "reasons": [e.to_string()]})
-            }
-        };
-        let Some(face) = faces.iter().max_by(|a, b| {
-            a.quality
-                .inter_eye_distance
-                .total_cmp(&b.quality.inter_eye_distance)
-        }) else {
-            return serde_json::json!({"passed": false, "faces": 0, "reasons": ["no face found"]});
-        };
-        let mut reasons = face.verdict.reasons.clone();
-        if faces.len() > 1 {
-            reasons.push(format!(
-                "{} faces in the image; a reference image must show one person",
-                faces.len()
-            ));
-        }
-        serde_json::json!({
-            "passed": reasons.is_empty(),
-            "faces": faces.len(),
-            "reasons": reasons,
-            "quality": face.quality,
-        })
+    let assess = move |bytes: &[u8]| {
+        serde_json::to_value(engine.judge_reference(bytes, Default::default())).unwrap_or_default()
     };
     vigil_server::Hooks {
         assess_quality: Some(Arc::new(assess)),

@@ -174,6 +174,17 @@ pub async fn seed(store: &Store, samples: &Path, threshold: f32) -> Result<Seede
             &read("ardern_1.jpg")?,
         )
         .await?;
+    // More of the reference store for the Watchlist page: one usable
+    // portrait not on the Watchlist, and a group photo the quality check
+    // refuses.
+    for (subject, name) in [
+        ("DEMO-SUBJECT-C", "macron_1.jpg"),
+        ("DEMO-SUBJECT-D", "solvay_1927.jpg"),
+    ] {
+        store
+            .add_reference_image(&admin, subject, "sample photo", &read(name)?)
+            .await?;
+    }
     store
         .add_watchlist_entry(
             &compiler,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use vigil_server::{router, AppState};
+use vigil_server::{router, AppState, Hooks};
 use vigil_store::alerts::NewAlert;
 
 struct Driver(Child);
@@ -37,78 +37,128 @@ fn sample(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", p.display()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
-    install_crypto();
-    let f = fixture_with_images(sample("obama_3.jpg"), sample("obama_1.jpg")).await;
-    let state = AppState::new(f.store.clone(), Duration::from_secs(600));
+/// A headless Chromium driven by chromedriver; both end with the value.
+struct Browser {
+    c: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        install_crypto();
+        let port = free_port();
+        let driver = Driver(
+            Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver (Debian chromium-driver; scripts/setup.sh installs it)"),
+        );
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }),
+        );
+        for _ in 0..50 {
+            if let Ok(c) = ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                return Self {
+                    c,
+                    _driver: driver,
+                    _profile: profile,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no WebDriver session");
+    }
+
+    /// Logs in through the login page (replacing any earlier session).
+    async fn log_in(&self, base: &str, user: &str) {
+        let c = &self.c;
+        c.goto(&format!("{base}/login")).await.unwrap();
+        c.find(Locator::Id("user"))
+            .await
+            .unwrap()
+            .send_keys(user)
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Id("login"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let me = self.wait_for(Locator::Id("me")).await;
+        assert_eq!(me.text().await.unwrap(), user);
+    }
+
+    async fn wait_for(&self, l: Locator<'_>) -> fantoccini::elements::Element {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(l)
+            .await
+            .unwrap_or_else(|e| panic!("{l:?}: {e}"))
+    }
+
+    async fn click(&self, id: &str) {
+        self.wait_for(Locator::Id(id))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {id}: {e}"));
+    }
+
+    async fn type_into(&self, id: &str, text: &str) {
+        let el = self.wait_for(Locator::Id(id)).await;
+        el.clear().await.unwrap();
+        el.send_keys(text).await.unwrap();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("VIGIL_SCREENSHOT_DIR") {
+            std::fs::write(
+                std::path::Path::new(&dir).join(name),
+                self.c.screenshot().await.unwrap(),
+            )
+            .unwrap();
+        }
+    }
+}
+
+async fn serve(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    base
+}
 
-    let port = free_port();
-    let _driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (Debian chromium-driver; scripts/setup.sh installs it)"),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }),
-    );
-    let mut client = None;
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    let c = client.expect("WebDriver session");
-
-    c.goto(&format!("{base}/login")).await.unwrap();
-    c.find(Locator::Id("user"))
-        .await
-        .unwrap()
-        .send_keys("operator")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let me = c
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("me"))
-        .await
-        .unwrap();
-    assert_eq!(me.text().await.unwrap(), "operator");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
+    let f = fixture_with_images(sample("obama_3.jpg"), sample("obama_1.jpg")).await;
+    let base = serve(AppState::new(f.store.clone(), Duration::from_secs(600))).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "operator").await;
 
     c.goto(&format!(
         "{base}/console/deployments/{}/operator",
@@ -179,13 +229,7 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    if let Ok(dir) = std::env::var("VIGIL_SCREENSHOT_DIR") {
-        std::fs::write(
-            std::path::Path::new(&dir).join("console-operator.png"),
-            c.screenshot().await.unwrap(),
-        )
-        .unwrap();
-    }
+    b.screenshot("console-operator.png").await;
     // The newest card is selected: "e" engages.
     c.find(Locator::Css("body"))
         .await
@@ -213,7 +257,6 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(state, "Engaged");
-    c.close().await.unwrap();
 
     let auditor = f.store.user("auditor").await.unwrap();
     let log = f.store.audit_entries(&auditor, 0, 1000).await.unwrap();
@@ -228,4 +271,275 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         views.len() >= 2 && views.iter().all(|e| e.actor == "operator"),
         "{views:?}"
     );
+}
+
+/// The face engine (detection only) from the model cache, as `vigil serve`
+/// loads it, judging reference images for the Watchlist page.
+fn quality_hooks() -> Hooks {
+    let cache = vigil_vision::engine::default_cache_dir();
+    let engine = vigil_vision::FaceEngine::load(&vigil_vision::EngineConfig {
+        models_dir: cache.join("models"),
+        detector: vigil_vision::DEFAULT_DETECTOR.into(),
+        recogniser: None,
+        runtime: vigil_vision::RuntimeOptions {
+            library: cache.join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
+            provider: vigil_vision::Provider::Cpu,
+            intra_threads: 2,
+        },
+        gate: Default::default(),
+    })
+    .expect("face engine (run scripts/setup.sh)");
+    Hooks {
+        assess_quality: Some(std::sync::Arc::new(move |b: &[u8]| {
+            serde_json::to_value(engine.judge_reference(b, Default::default())).unwrap()
+        })),
+        ..Default::default()
+    }
+}
+
+async fn wait_state(b: &Browser, state: &str) {
+    b.wait_for(Locator::Css(&format!("body[data-state='{state}']")))
+        .await;
+}
+
+/// Applicant, NPCC officer, Authorising Officer, Administrator, Watchlist
+/// compiler and Silver each do their part of a Deployment in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() {
+    let f = fixture().await;
+    let admin = f.store.user("admin").await.unwrap();
+    for (subject, file) in [
+        ("REF-PORTRAIT", "obama_1.jpg"),
+        ("REF-GROUP", "solvay_1927.jpg"),
+    ] {
+        f.store
+            .add_reference_image(&admin, subject, "custody", &sample(file))
+            .await
+            .unwrap();
+    }
+    let base =
+        serve(AppState::new(f.store.clone(), Duration::from_secs(600)).with_hooks(quality_hooks()))
+            .await;
+    let b = Browser::start().await;
+    let c = &b.c;
+
+    // The Applicant drafts and submits.
+    b.log_in(&base, "applicant").await;
+    b.click("new-application").await;
+    b.wait_for(Locator::Id("app")).await;
+    c.execute(
+        "for (const el of document.getElementById('app').elements) {
+           if (!el.name) continue;
+           if (el.type === 'datetime-local') el.value = el.name === 'starts_at' ? '2030-05-01T10:00' : '2030-05-01T18:00';
+           else el.value = 'Filled in for ' + el.name;
+         }
+         document.querySelector('[name=title]').value = 'Cup final';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.click("save").await;
+    wait_state(&b, "Draft").await;
+    let dep = b.wait_for(Locator::Id("dep")).await.text().await.unwrap();
+    b.click("do-submit").await;
+    wait_state(&b, "Submitted").await;
+
+    // The NPCC officer records the consultation.
+    b.log_in(&base, "npcc").await;
+    c.goto(&format!("{base}/console/deployments/{dep}"))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    b.type_into("reason", "No concerns from the NPCC lead")
+        .await;
+    b.click("do-consult").await;
+    wait_state(&b, "Consulted").await;
+
+    // The Authorising Officer writes the authority.
+    b.log_in(&base, "ao").await;
+    c.goto(&format!("{base}/console/deployments/{dep}"))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    b.type_into("wa-reasoning", "Necessary for the final; proportionate")
+        .await;
+    b.type_into("wa-alternatives", "More patrols").await;
+    b.type_into("wa-threshold", "0.5").await;
+    b.click("do-authorise").await;
+    wait_state(&b, "Authorised").await;
+
+    // The Administrator assigns Silver and the compiler.
+    b.log_in(&base, "admin").await;
+    c.goto(&format!("{base}/console/deployments/{dep}"))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    for (user, role) in [("silver", "Silver"), ("compiler", "WatchlistCompiler")] {
+        b.type_into("as-user", user).await;
+        c.execute(
+            "document.getElementById('as-role').value = arguments[0]",
+            vec![serde_json::json!(role)],
+        )
+        .await
+        .unwrap();
+        b.click("assign").await;
+        b.wait_for(Locator::XPath(&format!(
+            "//div[@id='assignments' and contains(., '{user} as {role}')]"
+        )))
+        .await;
+    }
+
+    // The compiler sees each reference image's verdict and adds one.
+    b.log_in(&base, "compiler").await;
+    c.goto(&format!("{base}/console/deployments/{dep}/watchlist"))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    let refs = f.store.reference_images(&admin, &dep).await.unwrap();
+    let id_of = |s: &str| refs.iter().find(|r| r.subject_ref == s).unwrap().id.clone();
+    let portrait = b
+        .wait_for(Locator::Css(&format!(
+            ".ref[data-id='{}']",
+            id_of("REF-PORTRAIT")
+        )))
+        .await;
+    assert!(portrait.text().await.unwrap().contains("usable"));
+    let group = b
+        .wait_for(Locator::Css(&format!(
+            ".ref[data-id='{}']",
+            id_of("REF-GROUP")
+        )))
+        .await;
+    let verdict = group.text().await.unwrap();
+    assert!(
+        verdict.contains("unsuitable") && verdict.contains("one person"),
+        "{verdict}"
+    );
+    b.wait_for(Locator::Css(&format!(
+        "input.pick[value='{}']",
+        id_of("REF-PORTRAIT")
+    )))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.type_into("why", "Wanted on warrant").await;
+    b.click("add").await;
+    b.wait_for(Locator::XPath(
+        "//tbody[@id='entries']/tr[contains(., 'REF-PORTRAIT')]",
+    ))
+    .await;
+    b.screenshot("console-watchlist.png").await;
+
+    // Silver activates.
+    b.log_in(&base, "silver").await;
+    c.goto(&format!("{base}/console/deployments/{dep}"))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    b.click("do-activate").await;
+    wait_state(&b, "Active").await;
+    b.screenshot("console-deployment.png").await;
+
+    let d = f.store.deployment(&dep).await.unwrap();
+    assert_eq!(d.application.title, "Cup final");
+    assert_eq!(d.authority.as_ref().unwrap().threshold, 0.5);
+    let actors: Vec<_> = d.log.iter().map(|l| l.actor.as_str()).collect();
+    assert_eq!(
+        actors,
+        ["applicant", "applicant", "npcc", "ao", "silver"],
+        "{:?}",
+        d.log
+    );
+    let wl = f.store.watchlist(&dep).await.unwrap();
+    assert_eq!(wl.len(), 1);
+    assert_eq!(wl[0].subject_ref, "REF-PORTRAIT");
+}
+
+/// An Operator of one Deployment cannot open another Deployment's Alert
+/// image, by link or by page, and the attempt is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_of_another_deployment_cannot_open_an_alert_image() {
+    let f = fixture_with_images(sample("obama_3.jpg"), sample("obama_1.jpg")).await;
+    let (applicant, npcc, admin) = (
+        f.store.user("applicant").await.unwrap(),
+        f.store.user("npcc").await.unwrap(),
+        f.store.user("admin").await.unwrap(),
+    );
+    // A second Deployment, with "stranger" as its Operator.
+    let other = f
+        .store
+        .create_deployment(
+            &applicant,
+            vigil_core::fixtures::complete_application("Elsewhere", 0, i64::MAX / 2),
+        )
+        .await
+        .unwrap();
+    f.store
+        .act(&other.id, &applicant, |d, _, now| d.submit(&applicant, now))
+        .await
+        .unwrap();
+    f.store
+        .act(&other.id, &npcc, |d, _, now| {
+            d.consult(&npcc, false, "ok", now)
+        })
+        .await
+        .unwrap();
+    f.store
+        .assign(
+            &admin,
+            &other.id,
+            "stranger",
+            vigil_core::access::Role::Operator,
+        )
+        .await
+        .unwrap();
+    let base = serve(AppState::new(f.store.clone(), Duration::from_secs(600))).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "stranger").await;
+
+    c.goto(&format!("{base}/api/v1/alerts/{}/images/probe", f.alert))
+        .await
+        .unwrap();
+    let body = b.wait_for(Locator::Css("body")).await.text().await.unwrap();
+    assert!(body.contains("forbidden"), "{body}");
+    assert!(!body.contains("JFIF"));
+    // The image as the page would load it: not decodable (no bytes).
+    let width = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const i = new Image();
+             i.onload = () => done(i.naturalWidth); i.onerror = () => done(-1);
+             i.src = arguments[0];",
+            vec![serde_json::json!(format!(
+                "/api/v1/alerts/{}/images/candidate",
+                f.alert
+            ))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(width, serde_json::json!(-1));
+    c.goto(&format!(
+        "{base}/console/deployments/{}/operator",
+        f.deployment
+    ))
+    .await
+    .unwrap();
+    b.wait_for(Locator::Id("refused")).await;
+    assert!(
+        c.find(Locator::Css("img")).await.is_err(),
+        "no images on the refusal page"
+    );
+
+    let auditor = f.store.user("auditor").await.unwrap();
+    let log = f.store.audit_entries(&auditor, 0, 1000).await.unwrap();
+    let denied: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "alert.image.denied" && e.actor == "stranger")
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(denied, ["probe", "candidate"]);
+    assert!(!log
+        .iter()
+        .any(|e| e.action == "alert.image.view" && e.actor == "stranger"));
 }

@@ -11,7 +11,7 @@ use crate::embed::Recogniser;
 use crate::pack::Pack;
 use crate::quality::{self, Quality, QualityGate, Verdict};
 use crate::runtime::RuntimeOptions;
-use crate::VisionError;
+use crate::{DecodeLimits, VisionError};
 
 /// A face as the rest of the system sees it. Lives in memory only: whether
 /// it is ever written anywhere is the caller's decision (and for LFR
@@ -25,6 +25,16 @@ pub struct Face {
     /// Present when a recogniser was loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<Template>,
+}
+
+/// [`FaceEngine::judge_reference`]'s answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReferenceVerdict {
+    pub passed: bool,
+    pub faces: usize,
+    pub reasons: Vec<String>,
+    /// Of the largest face, when there is one.
+    pub quality: Option<Quality>,
 }
 
 /// Which packs to load and how.
@@ -96,6 +106,46 @@ impl FaceEngine {
                 })
             })
             .collect()
+    }
+
+    /// Whether an image is fit to enrol as a reference image (WL-2): it must
+    /// decode, show exactly one face, and that face must pass the gate.
+    /// Every reason it fails is given, for the compiler to act on.
+    pub fn judge_reference(&self, bytes: &[u8], limits: DecodeLimits) -> ReferenceVerdict {
+        let refuse = |reason: String| ReferenceVerdict {
+            passed: false,
+            faces: 0,
+            reasons: vec![reason],
+            quality: None,
+        };
+        let image = match crate::image_io::decode(bytes, limits) {
+            Ok(i) => i,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let faces = match self.analyse(&image) {
+            Ok(f) => f,
+            Err(e) => return refuse(e.to_string()),
+        };
+        let Some(face) = faces.iter().max_by(|a, b| {
+            a.quality
+                .inter_eye_distance
+                .total_cmp(&b.quality.inter_eye_distance)
+        }) else {
+            return refuse("no face found".into());
+        };
+        let mut reasons = face.verdict.reasons.clone();
+        if faces.len() > 1 {
+            reasons.push(format!(
+                "{} faces in the image; a reference image must show one person",
+                faces.len()
+            ));
+        }
+        ReferenceVerdict {
+            passed: reasons.is_empty(),
+            faces: faces.len(),
+            reasons,
+            quality: Some(face.quality.clone()),
+        }
     }
 
     /// The face to use from a photo that should show one person: the

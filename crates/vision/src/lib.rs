@@ -21,7 +21,9 @@ use std::path::PathBuf;
 
 pub use detect::{Detection, Detector};
 pub use embed::Recogniser;
-pub use engine::{EngineConfig, Face, FaceEngine, DEFAULT_DETECTOR, DEFAULT_RECOGNISER};
+pub use engine::{
+    EngineConfig, Face, FaceEngine, ReferenceVerdict, DEFAULT_DETECTOR, DEFAULT_RECOGNISER,
+};
 pub use image_io::DecodeLimits;
 pub use pack::{Manifest, Pack, PackKind};
 pub use quality::{Quality, QualityGate, Verdict};

@@ -273,3 +273,24 @@ fn exif_orientation_is_honoured() {
         faces[0].quality
     );
 }
+
+#[test]
+fn reference_images_are_judged_fit_or_told_why_not() {
+    let e = engine("yunet-2023mar", None);
+    let read = |n: &str| std::fs::read(cache().join("samples").join(n)).unwrap();
+    let portrait = e.judge_reference(&read("obama_1.jpg"), Default::default());
+    assert!(portrait.passed, "{portrait:?}");
+    assert_eq!(portrait.faces, 1);
+    let group = e.judge_reference(&read("solvay_1927.jpg"), Default::default());
+    assert!(!group.passed);
+    assert!(group.faces > 20);
+    assert!(
+        group
+            .reasons
+            .iter()
+            .any(|r| r.contains("must show one person")),
+        "{group:?}"
+    );
+    let broken = e.judge_reference(b"\xff\xd8\xff\xe0 not a jpeg", Default::default());
+    assert!(!broken.passed && broken.faces == 0 && !broken.reasons.is_empty());
+}
