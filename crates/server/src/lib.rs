@@ -39,6 +39,10 @@ pub struct AppState {
     quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
 }
 
+pub type CameraHealthFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>;
+pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
+
 /// What the server learns from the stages it does not depend on: the
 /// process that hosts it (the `vigil` binary) plugs in the live pipeline's
 /// health and the face engine's judgements, so this crate stays free of
@@ -46,13 +50,13 @@ pub struct AppState {
 #[derive(Clone, Default)]
 pub struct Hooks {
     /// Health of the cameras of a live pipeline running in this process.
-    pub camera_health: Option<Arc<dyn Fn() -> serde_json::Value + Send + Sync>>,
+    pub camera_health: Option<CameraHealthFn>,
     /// Quality verdict on a reference image (faces found, inter-eye
     /// distance, pose, sharpness, pass or the reasons it fails).
-    pub assess_quality: Option<Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>>,
+    pub assess_quality: Option<AssessQualityFn>,
     /// The calibrated per-comparison False Match Rate at a Threshold for
     /// the recogniser in use.
-    pub false_match_rate: Option<Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>>,
+    pub false_match_rate: Option<FalseMatchRateFn>,
 }
 
 impl AppState {

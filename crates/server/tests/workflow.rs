@@ -441,7 +441,14 @@ async fn changing_routes_by_role() {
     let compiler = f.store.user("compiler").await.unwrap();
     let blue = f
         .store
-        .add_watchlist_entry(&compiler, &d, Category::Primary, "", true, &[r2.clone()])
+        .add_watchlist_entry(
+            &compiler,
+            &d,
+            Category::Primary,
+            "",
+            true,
+            std::slice::from_ref(&r2),
+        )
         .await
         .unwrap();
     let now = f.store.now();

@@ -122,7 +122,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
             Category::Primary,
             "wanted",
             false,
-            &[r.clone()],
+            std::slice::from_ref(&r),
         )
         .await
         .unwrap();
