@@ -413,6 +413,24 @@ fn quality_hook(engine: Arc<vigil_vision::FaceEngine>) -> vigil_server::Hooks {
     }
 }
 
+/// The recogniser's calibration, when installed, for the expected Alert
+/// load and the Threshold suggestions.
+fn calibration_hooks(g: &Global, hooks: &mut vigil_server::Hooks) {
+    let Some(c) = crate::eval::installed_calibration(g) else {
+        tracing::warn!("no calibration for {}: expected Alert load and Threshold suggestions are off (run `vigil eval --sample-set --install`)", g.recogniser);
+        return;
+    };
+    let c = Arc::new(c);
+    let c2 = c.clone();
+    hooks.false_match_rate = Some(Arc::new(move |t: f32| {
+        Some(c.false_match_rate(f64::from(t)).0)
+    }));
+    hooks.threshold_advice = Some(Arc::new(move |far: f64, n: usize| {
+        let advice = c2.threshold_for(far, n).ok()?;
+        Some(serde_json::json!({"pack": c2.pack, "calibrated_on": c2.source, "advice": advice}))
+    }));
+}
+
 fn app_state(store: Arc<Store>, hooks: vigil_server::Hooks) -> vigil_server::AppState {
     vigil_server::AppState::new(store, Duration::from_secs(12 * 3600)).with_hooks(hooks)
 }
@@ -465,13 +483,14 @@ fn scheme(tls: &TlsArgs) -> &'static str {
 /// engine (detection only) judges reference images when its packs are
 /// installed; without them the console still runs, without verdicts.
 pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
-    let hooks = match commands::engine(g, false) {
+    let mut hooks = match commands::engine(g, false) {
         Ok(e) => quality_hook(Arc::new(e)),
         Err(e) => {
             tracing::warn!("no quality verdicts on reference images: {e:#}");
             vigil_server::Hooks::default()
         }
     };
+    calibration_hooks(g, &mut hooks);
     let rt = runtime()?;
     rt.block_on(async {
         let store = Arc::new(
@@ -587,6 +606,7 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         video.display()
     ))?;
     let mut hooks = quality_hook(engine.clone());
+    calibration_hooks(g, &mut hooks);
     let run = Arc::new(LiveRun::start(engine, link, watchlist, vec![cam])?);
     let r = run.clone();
     hooks.camera_health = Some(Arc::new(move || serde_json::json!(r.health())));

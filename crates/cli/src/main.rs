@@ -3,9 +3,11 @@
 mod bench;
 mod catalogue;
 mod commands;
+mod eval;
 mod fetch;
 mod governance;
 mod live;
+mod plots;
 mod seed;
 
 use std::path::PathBuf;
@@ -86,6 +88,11 @@ enum Command {
     Search(commands::SearchArgs),
     /// Measure speed on this machine (`bench live` for the live pipeline).
     Bench(bench::BenchArgs),
+    /// Error rates on labelled faces (ROC/DET, EER, TAR at FMR, FPIR/FNIR,
+    /// per group) with plots, and the recogniser's calibration.
+    Eval(eval::EvalArgs),
+    /// The Threshold for a target False Alert Rate and Watchlist size.
+    Threshold(eval::ThresholdArgs),
     /// Run Live Facial Recognition for a Deployment, headless.
     Live(live::LiveArgs),
     /// The demo: a seeded Deployment and live recognition on synthetic footage
@@ -147,6 +154,8 @@ fn main() -> ExitCode {
         Command::Enrol(a) => commands::enrol(&cli.global, &a),
         Command::Search(a) => commands::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
+        Command::Eval(a) => eval::eval(&cli.global, &a),
+        Command::Threshold(a) => eval::threshold(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
         Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),

@@ -51,6 +51,10 @@ pub struct ThresholdAdvice {
     pub expected_true_match_rate: Option<f64>,
     pub non_mated_pairs: usize,
     pub mated_pairs: usize,
+    /// False when the rate needs a threshold above the highest possible
+    /// cosine score (1): this recogniser cannot deliver that False Alert
+    /// Rate for that Watchlist size, by this calibration.
+    pub attainable: bool,
 }
 
 /// Standard normal upper tail, P(Z >= z).
@@ -149,7 +153,10 @@ impl Calibration {
                 Method::Extrapolated,
             ),
         };
+        let attainable = threshold <= 1.0;
+        let threshold = threshold.min(1.0);
         Ok(ThresholdAdvice {
+            attainable,
             false_alert_rate: far,
             watchlist_size,
             false_match_rate: fmr,
@@ -229,5 +236,18 @@ mod tests {
             .collect();
         assert!(t.windows(2).all(|w| w[1] > w[0]), "{t:?}");
         assert!(c.threshold_for(0.0, 10).is_err());
+        assert!(c.threshold_for(1e-3, 1000).unwrap().attainable);
+    }
+
+    #[test]
+    fn rates_beyond_a_cosine_of_one_are_unattainable() {
+        let scores = Scores::new(
+            vec![0.99],
+            (0..1000).map(|i| 0.9 + i as f64 * 5e-5).collect(),
+        );
+        let c = Calibration::new("t", "high impostor scores", scores).unwrap();
+        let a = c.threshold_for(1e-3, 10_000).unwrap();
+        assert!(!a.attainable);
+        assert_eq!(a.threshold, 1.0);
     }
 }

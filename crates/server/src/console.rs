@@ -235,7 +235,9 @@ pub async fn deployment(
              <label class=f><span>Reason / review (recorded in the log)</span><textarea id=reason></textarea></label>\
              <div id=authority hidden><label class=f><span>Written Authority: reasoning</span><textarea id=wa-reasoning></textarea></label>\
              <label class=f><span>Alternatives considered</span><textarea id=wa-alternatives></textarea></label>\
-             <label class=f><span>Threshold</span><input id=wa-threshold type=number step=0.01 min=0 max=1 value=0.45></label></div>\
+             <label class=f><span>Threshold</span><input id=wa-threshold type=number step=0.001 min=0 max=1 value=0.45></label>\
+             <p>Or from a target False Alert Rate <input id=wa-far type=number step=0.0001 value=0.001 min=0 max=1> for <input id=wa-size type=number value=100 min=1> Watchlist images \
+             <button id=suggest>Suggest a Threshold</button> <span id=advice class=muted></span></p></div>\
              <div id=actions></div></section>\
              <section><h3>Statistics</h3><div id=stats></div></section>\
              <section id=report-box hidden><h3>Cancellation Report (Form 1, Part 3)</h3><p class=muted>Pre-filled with the Deployment's statistics.</p><form id=report></form></section>\
@@ -263,7 +265,8 @@ const REPORT=[['circumstances_of_conclusion','Circumstances of conclusion',1],['
  ['arrests','Arrests'],['passers_by','Passers-by'],['true_recognition_rate','True Recognition Rate'],['false_alert_rate','False Alert Rate'],['mean_recognition_time_ms','Mean Recognition Time (ms)']];
 async function step(action){const body={action,reason:document.getElementById('reason').value};
  if(NEEDS_WA.includes(action)){body.authority={reasoning:document.getElementById('wa-reasoning').value,
-  alternatives_considered:document.getElementById('wa-alternatives').value,threshold:parseFloat(document.getElementById('wa-threshold').value),target_false_alert_rate:null}}
+  alternatives_considered:document.getElementById('wa-alternatives').value,threshold:parseFloat(document.getElementById('wa-threshold').value),
+  target_false_alert_rate:document.getElementById('wa-threshold').dataset.far?parseFloat(document.getElementById('wa-threshold').dataset.far):null}}
  try{render(await api('POST',`/api/v1/deployments/${dep}/transitions`,body));document.getElementById('reason').value='';say(LABEL[action]+': done')}catch(x){say(x.message,true)}}
 function render(v){const d=v.deployment,a=d.application;
  document.getElementById('state').textContent=d.state;document.body.dataset.state=d.state;
@@ -300,6 +303,12 @@ async function stats(){try{const s=await api('GET',`/api/v1/deployments/${dep}/s
  <tr><th>Blue Watchlist passes</th><td>${t.blue_recognised} / ${t.blue_passes}</td><th>True Recognition Rate</th><td>${pct(t.true_recognition_rate)}${ci?` (95 % CI ${pct(ci[0])} to ${pct(ci[1])})`:''}</td></tr>
  <tr><th>Recognition Time mean</th><td>${t.mean_recognition_time_ms?.toFixed(0)??'-'} ms</td><th>p95</th><td>${t.p95_recognition_time_ms?.toFixed(0)??'-'} ms</td></tr></table>`}catch(x){}}
 document.getElementById('app').onsubmit=async e=>{e.preventDefault();try{render(await api('PUT',`/api/v1/deployments/${dep}/application`,readApp()));say('Saved')}catch(x){say(x.message,true)}};
+document.getElementById('suggest').onclick=async()=>{const far=parseFloat(document.getElementById('wa-far').value),n=parseInt(document.getElementById('wa-size').value);
+ try{const a=await api('GET',`/api/v1/calibration/threshold?far=${far}&watchlist_size=${n}`),v=a.advice,th=document.getElementById('wa-threshold');
+  th.value=v.threshold.toFixed(3);th.dataset.far=far;
+  document.getElementById('advice').textContent=`per-comparison FMR ${v.false_match_rate.toExponential(2)}, ${v.method==='measured'?'measured':'extrapolated from the calibration set: confirm with a Blue Watchlist'}; expected true match rate ${v.expected_true_match_rate==null?'-':(100*v.expected_true_match_rate).toFixed(1)+' %'}`}
+ catch(x){say(x.message,true)}};
+document.getElementById('wa-threshold').oninput=e=>{delete e.target.dataset.far};
 document.getElementById('assign').onclick=async()=>{try{render(await api('POST',`/api/v1/deployments/${dep}/assignments`,{user:document.getElementById('as-user').value,role:document.getElementById('as-role').value}));say('Assigned')}catch(x){say(x.message,true)}};
 api('GET',`/api/v1/deployments/${dep}`).then(v=>{render(v);document.body.dataset.ready='1'}).catch(x=>say(x.message,true));
 </script>"#;

@@ -615,3 +615,44 @@ pub async fn blue_pass(
         .await?;
     Ok(Json(json!(pass)))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AdviceQuery {
+    /// Target False Alert Rate per passer-by (e.g. 0.001).
+    far: f64,
+    /// Images on the Watchlist.
+    watchlist_size: usize,
+}
+
+/// `GET /api/v1/calibration/threshold`: the Threshold the recogniser's
+/// calibration gives for a target False Alert Rate and Watchlist size, for
+/// the Authorising Officer's form (the chosen FAR goes into the Written
+/// Authority).
+#[utoipa::path(get, path = "/api/v1/calibration/threshold", tag = "deployments", params(AdviceQuery), responses((status = 200, description = "Threshold, per-comparison FMR, whether measured or extrapolated, expected true match rate"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 404, description = "No calibration for the recogniser in use", body = ErrorBody), (status = 400, description = "Rate outside (0, 1)", body = ErrorBody)))]
+pub async fn threshold_advice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AdviceQuery>,
+) -> Result<Json<Value>, ApiError> {
+    current_user(&state, &headers).await?;
+    if !(q.far > 0.0 && q.far < 1.0) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "far must lie between 0 and 1",
+        ));
+    }
+    let advice = state
+        .hooks
+        .threshold_advice
+        .as_ref()
+        .and_then(|f| f(q.far, q.watchlist_size.max(1)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no calibration for the recogniser in use (run `vigil eval --install`)",
+            )
+        })?;
+    Ok(Json(advice))
+}

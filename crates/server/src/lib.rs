@@ -42,6 +42,7 @@ pub struct AppState {
 pub type CameraHealthFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>;
 pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
+pub type ThresholdAdviceFn = Arc<dyn Fn(f64, usize) -> Option<serde_json::Value> + Send + Sync>;
 
 /// What the server learns from the stages it does not depend on: the
 /// process that hosts it (the `vigil` binary) plugs in the live pipeline's
@@ -57,6 +58,9 @@ pub struct Hooks {
     /// The calibrated per-comparison False Match Rate at a Threshold for
     /// the recogniser in use.
     pub false_match_rate: Option<FalseMatchRateFn>,
+    /// The calibrated Threshold for a target False Alert Rate and
+    /// Watchlist size (`vigil threshold`), offered on the authority form.
+    pub threshold_advice: Option<ThresholdAdviceFn>,
 }
 
 impl AppState {
@@ -116,6 +120,10 @@ pub fn router(state: AppState) -> Router {
             post(deployments::transition),
         )
         .route("/api/v1/deployments/{id}/stats", get(deployments::stats))
+        .route(
+            "/api/v1/calibration/threshold",
+            get(deployments::threshold_advice),
+        )
         .route(
             "/api/v1/deployments/{id}/cancellation-report/draft",
             get(deployments::cancellation_draft),

@@ -38,6 +38,7 @@ use crate::{deployments, error, routes};
         deployments::watchlist,
         deployments::add_entry,
         deployments::blue_pass,
+        deployments::threshold_advice,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail))
 )]

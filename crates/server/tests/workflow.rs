@@ -744,3 +744,37 @@ async fn the_server_speaks_tls_when_given_a_certificate() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn threshold_advice_comes_from_the_calibration_hook() {
+    let mut f = fixture().await;
+    let path = "/api/v1/calibration/threshold?far=0.001&watchlist_size=100";
+    let s = login(&f, "ao").await;
+    // Without a calibration: a clear 404.
+    let (st, b, _) = send(&f, get(path, Some(&s))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&b));
+    let state = AppState::new(f.store.clone(), Duration::from_secs(60)).with_hooks(Hooks {
+        threshold_advice: Some(Arc::new(|far: f64, n: usize| {
+            Some(json!({"advice": {"threshold": 0.4 + far * n as f64, "method": "measured"}}))
+        })),
+        ..Default::default()
+    });
+    f.app = router(state);
+    let s = login(&f, "ao").await;
+    assert_eq!(send(&f, get(path, None)).await.0, StatusCode::UNAUTHORIZED);
+    let (st, b, _) = send(&f, get(path, Some(&s))).await;
+    assert_eq!(st, StatusCode::OK);
+    let t = json_of(&b)["advice"]["threshold"].as_f64().unwrap();
+    assert!((t - 0.5).abs() < 1e-9);
+    for bad in [
+        "/api/v1/calibration/threshold?far=2&watchlist_size=10",
+        "/api/v1/calibration/threshold?far=0.001",
+        "/api/v1/calibration/threshold?far=x&watchlist_size=10",
+    ] {
+        assert_eq!(
+            send(&f, get(bad, Some(&s))).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
