@@ -258,6 +258,33 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
     }
     assert_eq!(state, "Engaged");
 
+    // The camera panel warns once the False Alert Rate passes 1 in 1000:
+    // one False Alert among 100 passers-by.
+    assert!(c
+        .find(Locator::Css("#far-warning"))
+        .await
+        .unwrap()
+        .attr("hidden")
+        .await
+        .unwrap()
+        .is_some());
+    f.store
+        .record_passers_by(&f.deployment, 100, 0, 0)
+        .await
+        .unwrap();
+    let operator = f.store.user("operator").await.unwrap();
+    f.store
+        .adjudicate(
+            &operator,
+            &f.alert,
+            vigil_core::alert::Decision::FalseAlert,
+            "",
+        )
+        .await
+        .unwrap();
+    let warning = b.wait_for(Locator::Css("#far-warning:not([hidden])")).await;
+    assert!(warning.text().await.unwrap().contains("above 1 in 1000"));
+
     let auditor = f.store.user("auditor").await.unwrap();
     let log = f.store.audit_entries(&auditor, 0, 1000).await.unwrap();
     assert!(log
@@ -289,9 +316,17 @@ fn quality_hooks() -> Hooks {
         gate: Default::default(),
     })
     .expect("face engine (run scripts/setup.sh)");
+    // The calibration `scripts/setup.sh` installs for the default recogniser.
+    let calibration = std::sync::Arc::new(
+        vigil_eval::Calibration::load(&cache.join("models/sface-2021dec/calibration.json"))
+            .expect("calibration (run scripts/setup.sh)"),
+    );
     Hooks {
         assess_quality: Some(std::sync::Arc::new(move |b: &[u8]| {
             serde_json::to_value(engine.judge_reference(b, Default::default())).unwrap()
+        })),
+        threshold_advice: Some(std::sync::Arc::new(move |far: f64, n: usize| {
+            Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
         })),
         ..Default::default()
     }
@@ -364,7 +399,24 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
     b.type_into("wa-reasoning", "Necessary for the final; proportionate")
         .await;
     b.type_into("wa-alternatives", "More patrols").await;
-    b.type_into("wa-threshold", "0.5").await;
+    b.type_into("wa-far", "0.001").await;
+    b.type_into("wa-size", "100").await;
+    b.click("suggest").await;
+    b.wait_for(Locator::XPath(
+        "//span[@id='advice' and contains(., 'per-comparison FMR')]",
+    ))
+    .await;
+    let suggested: f32 = c
+        .execute(
+            "return document.getElementById('wa-threshold').value",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     b.click("do-authorise").await;
     wait_state(&b, "Authorised").await;
 
@@ -443,7 +495,10 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
 
     let d = f.store.deployment(&dep).await.unwrap();
     assert_eq!(d.application.title, "Cup final");
-    assert_eq!(d.authority.as_ref().unwrap().threshold, 0.5);
+    let wad = d.authority.as_ref().unwrap();
+    assert!((wad.threshold - suggested).abs() < 1e-6);
+    assert!(suggested > 0.3 && suggested <= 1.0, "{suggested}");
+    assert_eq!(wad.target_false_alert_rate, Some(0.001));
     let actors: Vec<_> = d.log.iter().map(|l| l.actor.as_str()).collect();
     assert_eq!(
         actors,
