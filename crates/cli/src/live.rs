@@ -525,19 +525,39 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         Arc::new(SystemClock),
     ))?);
     let existing = rt.block_on(store.deployments())?;
+    // The Threshold for the policy's False Alert Rate ceiling (1 in 1000)
+    // with the demo Watchlist's three images, from the installed
+    // calibration; 0.45 (the sample set's safe margin) without one.
+    let (threshold, far) =
+        match crate::eval::installed_calibration(g).and_then(|c| c.threshold_for(1e-3, 3).ok()) {
+            Some(a) => (a.threshold as f32, Some(1e-3)),
+            None => (0.45, None),
+        };
     let deployment_id = match existing
         .iter()
         .find(|d| d.state == vigil_core::deployment::DeploymentState::Active)
     {
         Some(d) => d.id.clone(),
         None => {
-            rt.block_on(crate::seed::seed(&store, &cache.samples(), 0.45))?
-                .deployment_id
+            rt.block_on(crate::seed::seed_with(
+                &store,
+                &cache.samples(),
+                threshold,
+                far,
+            ))?
+            .deployment_id
         }
     };
+    let threshold = rt
+        .block_on(store.deployment(&deployment_id))?
+        .authority
+        .map_or(threshold, |a| a.threshold);
     println!(
-        "data directory {}; Deployment {deployment_id} (Active, Threshold 0.45)",
-        data.data_dir.display()
+        "data directory {}; Deployment {deployment_id} (Active, Threshold {threshold:.3}{})",
+        data.data_dir.display(),
+        far.map_or(String::new(), |f| format!(
+            ", calibrated for a False Alert Rate of {f}"
+        ))
     );
     let engine = Arc::new(commands::engine(g, true)?);
     let media = cache.root.join("bench");

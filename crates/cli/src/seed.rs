@@ -78,6 +78,16 @@ pub fn demo_users() -> Vec<User> {
 /// Creates the demo Deployment with a Watchlist of two subjects (from
 /// `obama_1/2.jpg` and `ardern_1.jpg` in `samples`), Active, at `threshold`.
 pub async fn seed(store: &Store, samples: &Path, threshold: f32) -> Result<Seeded> {
+    seed_with(store, samples, threshold, None).await
+}
+
+/// As [`seed`], recording the False Alert Rate the Threshold came from.
+pub async fn seed_with(
+    store: &Store,
+    samples: &Path,
+    threshold: f32,
+    target_false_alert_rate: Option<f64>,
+) -> Result<Seeded> {
     let users = demo_users();
     for u in &users {
         store.put_user(u).await?;
@@ -132,7 +142,7 @@ pub async fn seed(store: &Store, samples: &Path, threshold: f32) -> Result<Seede
         reasoning: "Demo authority on synthetic footage".into(),
         alternatives_considered: "n/a".into(),
         threshold,
-        target_false_alert_rate: None,
+        target_false_alert_rate,
     };
     store
         .act(&d.id, &ao, |d, _, now| d.authorise(&ao, wad.clone(), now))
