@@ -20,6 +20,110 @@ use crate::Global;
 pub enum BenchKind {
     /// The live pipeline on 1, 2 and 4 simultaneous synthetic camera streams.
     Live(crate::live::BenchLiveArgs),
+    /// Search latency and recall of the large-gallery index (RFR/OIFR).
+    Gallery(GalleryBenchArgs),
+}
+
+#[derive(Args)]
+pub struct GalleryBenchArgs {
+    /// Gallery sizes (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+    sizes: Vec<usize>,
+    /// Searches per size (each with its own planted mate).
+    #[arg(long, default_value_t = 100)]
+    queries: usize,
+    /// Candidates returned.
+    #[arg(long, default_value_t = 50)]
+    k: usize,
+    /// Candidates the int8 scan keeps for exact re-scoring.
+    #[arg(long, default_value_t = 200)]
+    rerank: usize,
+    /// Template dimension (128 for SFace).
+    #[arg(long, default_value_t = 128)]
+    dim: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+fn random_unit(rng: &mut impl rand::Rng, d: usize) -> Vec<f32> {
+    let v: Vec<f32> = (0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// Synthetic, seeded galleries with one planted mate (cosine 0.6, about
+/// SFace's weakest real mated score) per query: latency of exact and int8
+/// search, recall@k of int8 against exact, and whether the mate ranks first.
+fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
+    use rand::SeedableRng;
+    use vigil_gallery::index::FlatIndex;
+    let mut rows = Vec::new();
+    for &n in &a.sizes {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
+        let queries: Vec<Vec<f32>> = (0..a.queries)
+            .map(|_| random_unit(&mut rng, a.dim))
+            .collect();
+        let mut idx = FlatIndex::new(a.dim);
+        let t = Instant::now();
+        let planted_every = (n / a.queries.max(1)).max(1);
+        let mut planted = 0usize;
+        for i in 0..n {
+            if i % planted_every == 0 && planted < queries.len() {
+                let noise = random_unit(&mut rng, a.dim);
+                let mate: Vec<f32> = queries[planted]
+                    .iter()
+                    .zip(&noise)
+                    .map(|(p, z)| 0.6 * p + 0.8 * z)
+                    .collect();
+                let norm = mate.iter().map(|x| x * x).sum::<f32>().sqrt();
+                idx.push(
+                    u64::MAX - planted as u64,
+                    &mate.iter().map(|x| x / norm).collect::<Vec<_>>(),
+                );
+                planted += 1;
+            } else {
+                idx.push(i as u64, &random_unit(&mut rng, a.dim));
+            }
+        }
+        let build_s = t.elapsed().as_secs_f64();
+        let lat = |f: &dyn Fn(&[f32]) -> Vec<vigil_gallery::index::Hit>| {
+            let mut ms = Vec::new();
+            let mut out = Vec::new();
+            for q in &queries {
+                let t = Instant::now();
+                out.push(f(q));
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            ms.sort_by(f64::total_cmp);
+            let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+            (pick(0.5), pick(0.99), out)
+        };
+        let (e50, e99, exact) = lat(&|q| idx.search_exact(q, a.k));
+        let (i50, i99, fast) = lat(&|q| idx.search(q, a.k, a.rerank));
+        let mut found = 0usize;
+        let mut mate_first = 0usize;
+        for (qi, (e, f)) in exact.iter().zip(&fast).enumerate() {
+            found += f.iter().filter(|h| e.iter().any(|x| x.id == h.id)).count();
+            mate_first += usize::from(f.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
+        }
+        let row = json!({
+            "templates": n,
+            "dim": a.dim,
+            "exact_f32_ms": {"p50": e50, "p99": e99},
+            "int8_rerank_ms": {"p50": i50, "p99": i99},
+            "recall_at_k": found as f64 / (a.k * queries.len()) as f64,
+            "k": a.k,
+            "rerank": a.rerank,
+            "planted_mate_rank1": mate_first as f64 / queries.len() as f64,
+            "bytes_per_template": idx.bytes_per_template(),
+            "insert_per_s": n as f64 / build_s,
+            "peak_rss_mib": peak_rss_mib(),
+        });
+        println!("{row}");
+        rows.push(row);
+        drop(idx);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -78,8 +182,10 @@ fn frame(img: &RgbImage, w: u32, h: u32) -> Result<RgbImage> {
 }
 
 pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
-    if let Some(BenchKind::Live(l)) = &a.kind {
-        return crate::live::bench(g, l);
+    match &a.kind {
+        Some(BenchKind::Live(l)) => return crate::live::bench(g, l),
+        Some(BenchKind::Gallery(b)) => return gallery(b),
+        None => {}
     }
     let path = a
         .image

@@ -6,6 +6,8 @@
 //! galleries. Results are ranked candidates for a human to review, never an
 //! identification.
 
+pub mod index;
+
 use std::collections::HashMap;
 use std::path::Path;
 
