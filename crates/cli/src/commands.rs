@@ -46,7 +46,7 @@ pub fn engine(g: &Global, with_recogniser: bool) -> Result<FaceEngine> {
     FaceEngine::load(&cfg).context("loading the face engine")
 }
 
-fn limits(g: &Global) -> DecodeLimits {
+pub(crate) fn limits(g: &Global) -> DecodeLimits {
     DecodeLimits {
         max_pixels: g.max_pixels,
     }
@@ -64,7 +64,7 @@ fn exit(failures: usize) -> ExitCode {
     }
 }
 
-fn print_line(value: &serde_json::Value) -> Result<()> {
+pub(crate) fn print_line(value: &serde_json::Value) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, value)?;
     writeln!(out)?;
@@ -292,18 +292,29 @@ pub fn embed(g: &Global, a: &EmbedArgs) -> Result<ExitCode> {
 #[derive(Args)]
 pub struct EnrolArgs {
     /// Gallery file (created if missing).
-    #[arg(long)]
-    gallery: PathBuf,
+    #[arg(long, required_unless_present = "bulk")]
+    gallery: Option<PathBuf>,
+    /// Bulk enrolment into the reference store (RFR/OIFR): every image
+    /// under DIR/<subject reference>/; resumable.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["gallery", "name", "images"])]
+    pub bulk: Option<PathBuf>,
+    /// Parallel workers for --bulk.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
     /// Subject reference.
-    name: String,
+    #[arg(required_unless_present = "bulk")]
+    name: Option<String>,
     /// Images of the subject; the largest usable face of each is enrolled.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "bulk")]
     images: Vec<PathBuf>,
 }
 
 pub fn enrol(g: &Global, a: &EnrolArgs) -> Result<ExitCode> {
     let engine = engine(g, true)?;
-    let mut gallery = Gallery::load(&a.gallery)?;
+    let (Some(gallery_path), Some(name)) = (&a.gallery, &a.name) else {
+        anyhow::bail!("a gallery file and a subject reference are needed");
+    };
+    let mut gallery = Gallery::load(gallery_path)?;
     let mut failures = 0;
     let mut enrolled = 0;
     for path in &a.images {
@@ -311,7 +322,7 @@ pub fn enrol(g: &Global, a: &EnrolArgs) -> Result<ExitCode> {
             let source = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            Ok(gallery.enrol(&a.name, &source, template(&f)?)?)
+            Ok(gallery.enrol(name, &source, template(&f)?)?)
         });
         match result {
             Ok(()) => enrolled += 1,
@@ -322,11 +333,11 @@ pub fn enrol(g: &Global, a: &EnrolArgs) -> Result<ExitCode> {
         }
     }
     if enrolled > 0 {
-        gallery.save(&a.gallery)?;
+        gallery.save(gallery_path)?;
     }
     print_line(&json!({
-        "gallery": a.gallery,
-        "subject": a.name,
+        "gallery": gallery_path,
+        "subject": name,
         "enrolled": enrolled,
         "failed": failures,
         "gallery_subjects": gallery.subjects(),

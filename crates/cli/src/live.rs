@@ -483,13 +483,16 @@ fn scheme(tls: &TlsArgs) -> &'static str {
 /// engine (detection only) judges reference images when its packs are
 /// installed; without them the console still runs, without verdicts.
 pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
-    let mut hooks = match commands::engine(g, false) {
-        Ok(e) => quality_hook(Arc::new(e)),
+    // With a recogniser the server also answers RFR/OIFR searches; with
+    // detection only it still judges reference images.
+    let engine = match commands::engine(g, true).or_else(|_| commands::engine(g, false)) {
+        Ok(e) => Some(Arc::new(e)),
         Err(e) => {
-            tracing::warn!("no quality verdicts on reference images: {e:#}");
-            vigil_server::Hooks::default()
+            tracing::warn!("no face engine (no quality verdicts, no searches): {e:#}");
+            None
         }
     };
+    let mut hooks = engine.clone().map(quality_hook).unwrap_or_default();
     calibration_hooks(g, &mut hooks);
     let rt = runtime()?;
     rt.block_on(async {
@@ -501,13 +504,17 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
             )
             .await?,
         );
+        let mut state = app_state(store.clone(), hooks);
+        if let Some(engine) = engine {
+            state = crate::search::enable_search(state, &store, engine, commands::limits(g)).await?;
+        }
         eprintln!(
             "Vigil console at {}://{}:{}/console (Ctrl-C to stop)",
             scheme(&a.tls),
             a.bind,
             a.port
         );
-        serve_until_interrupt(app_state(store, hooks), &a.bind, a.port, &a.tls).await
+        serve_until_interrupt(state, &a.bind, a.port, &a.tls).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -627,6 +634,7 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     ))?;
     let mut hooks = quality_hook(engine.clone());
     calibration_hooks(g, &mut hooks);
+    let engine_for_search = engine.clone();
     let run = Arc::new(LiveRun::start(engine, link, watchlist, vec![cam])?);
     let r = run.clone();
     hooks.camera_health = Some(Arc::new(move || serde_json::json!(r.health())));
@@ -636,9 +644,21 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         a.bind,
         a.port
     );
-    println!("Log in as operator, engagement, gold, silver, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
+    println!(
+        "Face search (RFR/OIFR) over the sample reference store: {}://{}:{}/console/search as investigator",
+        scheme(&a.tls),
+        a.bind,
+        a.port
+    );
+    println!("Log in as operator, engagement, gold, silver, investigator, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
+    let state = rt.block_on(crate::search::enable_search(
+        app_state(store.clone(), hooks),
+        &store,
+        engine_for_search,
+        commands::limits(g),
+    ))?;
     rt.block_on(serve_until_interrupt(
-        app_state(store, hooks),
+        state,
         &a.bind,
         a.port,
         &a.tls,

@@ -8,6 +8,7 @@ mod fetch;
 mod governance;
 mod live;
 mod plots;
+mod search;
 mod seed;
 
 use std::path::PathBuf;
@@ -82,7 +83,8 @@ enum Command {
     Compare(commands::CompareArgs),
     /// Templates of every face, one JSON line per image.
     Embed(commands::EmbedArgs),
-    /// Enrol a subject's images into a gallery file.
+    /// Enrol a subject's images into a gallery file, or (--bulk) a custody
+    /// image store into the reference store for RFR/OIFR.
     Enrol(commands::EnrolArgs),
     /// Search a gallery with the faces in an image; ranked candidates.
     Search(commands::SearchArgs),
@@ -151,7 +153,10 @@ fn main() -> ExitCode {
         Command::Detect(a) => commands::detect(&cli.global, &a),
         Command::Compare(a) => commands::compare(&cli.global, &a),
         Command::Embed(a) => commands::embed(&cli.global, &a),
-        Command::Enrol(a) => commands::enrol(&cli.global, &a),
+        Command::Enrol(a) => match &a.bulk {
+            Some(dir) => search::enrol_bulk(&cli.global, &cli.data, dir, a.jobs),
+            None => commands::enrol(&cli.global, &a),
+        },
         Command::Search(a) => commands::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Eval(a) => eval::eval(&cli.global, &a),

@@ -7,6 +7,7 @@
 //! identification.
 
 pub mod index;
+pub mod reference;
 
 use std::collections::HashMap;
 use std::path::Path;

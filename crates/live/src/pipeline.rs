@@ -9,7 +9,6 @@
 //! store, encrypted under the Deployment's key.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -241,25 +240,6 @@ fn face_score(q: &vigil_vision::Quality) -> f32 {
         * (q.sharpness / 100.0).min(1.0)
 }
 
-fn probe_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
-    let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
-    let x0 = (bbox[0] - w * 0.25).max(0.0) as u32;
-    let y0 = (bbox[1] - h * 0.25).max(0.0) as u32;
-    let x1 = ((bbox[2] + w * 0.25) as u32).min(frame.width());
-    let y1 = ((bbox[3] + h * 0.25) as u32).min(frame.height());
-    let crop = image::imageops::crop_imm(
-        frame,
-        x0,
-        y0,
-        x1.saturating_sub(x0).max(1),
-        y1.saturating_sub(y0).max(1),
-    )
-    .to_image();
-    let mut out = Vec::new();
-    let _ = image::DynamicImage::ImageRgb8(crop)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg);
-    out
-}
 
 impl Worker {
     fn run(self) {
@@ -395,7 +375,7 @@ impl Worker {
                     score: f64::from(c.score),
                     first_seen,
                     quality,
-                    probe_image: probe_jpeg(image, det.bbox),
+                    probe_image: vigil_vision::image_io::face_crop_jpeg(image, det.bbox),
                     candidate_image: self
                         .watchlist
                         .candidate_images

@@ -38,7 +38,7 @@ fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
          <title>{t} · Vigil</title><style>{STYLE}</style></head><body><header><strong>Vigil</strong><span>{t}</span>\
-         <a href=/console>Deployments</a><a href=/public>Public records</a><a href=/api/openapi.json>API</a></header><main>{body}</main></body></html>",
+         <a href=/console>Deployments</a><a href=/console/search>Face search</a><a href=/public>Public records</a><a href=/api/openapi.json>API</a></header><main>{body}</main></body></html>",
         t = escape(title)
     ))
 }
@@ -438,3 +438,64 @@ async function health(){const r=await fetch('/api/v1/cameras');if(r.ok){const l=
   w.textContent=`False Alert Rate ${pct(t.false_alert_rate)} is above 1 in 1000: tell Silver; consider raising the Threshold or suspending.`}catch(x){}}
 health();setInterval(health,2000);
 </script>"#;
+
+/// RFR and OIFR: one page an investigator uses at a desk or on a phone
+/// (the file input offers the camera on mobile devices).
+pub async fn search(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (user, csrf) = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(e) =
+        vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[])
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            page(
+                "Not available",
+                &format!("<p class=warn id=refused>{}</p>", escape(&e.to_string())),
+            ),
+        )
+            .into_response();
+    }
+    app_page(
+        "Face search (RFR / OIFR)",
+        &csrf,
+        &format!("<p class=warn>Candidates are leads for you to review, never identifications. Every search, \
+         every image you open and every decision is recorded in the audit log.</p>{SEARCH_FORM}{SEARCH_SCRIPT}"),
+    )
+}
+
+const SEARCH_FORM: &str = r##"<section><form id=sf>
+<label class=f><span>Case reference</span><input id=case_ref name=case_ref required maxlength=200></label>
+<label class=f><span>Reason for the search</span><textarea id=reason name=reason required maxlength=2000></textarea></label>
+<label class=f><span>Kind</span><select id=kind name=kind><option value=rfr>Retrospective (still or video)</option><option value=oifr>Operator Initiated (photo taken now)</option></select></label>
+<label class=f><span>Photo or video</span><input id=media name=media type=file accept="image/*,video/*" capture=environment required></label>
+<button id=go>Search</button> <span id=busy hidden>Searching…</span></form></section>
+<div id=result></div><section><h3>My searches</h3><ul id=mine></ul></section>"##;
+
+const SEARCH_SCRIPT: &str = r##"<script>
+const result=document.getElementById('result');
+function show(s){const id=encodeURIComponent(s.id);
+ result.innerHTML=`<section><h3>Case ${esc(s.case_ref)} · ${esc(s.kind.toUpperCase())} · ${esc(s.media_kind)} · ${s.frames} frame(s)</h3>`+
+ (s.faces.length?'':'<p class=warn id=no-face>No usable face was found (failure to acquire). Try a clearer image.</p>')+
+ s.faces.map(f=>`<div><h4>Face ${f.face+1}</h4><div class=grid><div class=ref><img alt=Probe src="/api/v1/rfr/searches/${id}/faces/${f.face}/probe"><div>Probe</div></div>`+
+ f.candidates.map(c=>`<div class="ref cand" data-face=${f.face} data-rank=${c.rank}><img alt="Candidate ${c.rank}" loading=lazy src="/api/v1/rfr/searches/${id}/faces/${f.face}/candidates/${c.rank}/image">
+  <div>#${c.rank} · <b>${c.score.toFixed(3)}</b></div><div class=subject>${esc(c.subject_ref)}</div>
+  <div class=verdict>${c.review?esc(c.review.verdict.replace(/_/g,' ')):'not reviewed'}</div>
+  <input class=note placeholder=note value="${esc(c.review?c.review.note:'')}"><br>
+  <button class=possible>Possible match</button><button class=notmatch>Not a match</button></div>`).join('')+'</div></div>').join('')+'</section>';
+ result.querySelectorAll('.cand').forEach(c=>{const go=v=>async()=>{try{
+  await api('POST',`/api/v1/rfr/searches/${id}/faces/${c.dataset.face}/candidates/${c.dataset.rank}/review`,{verdict:v,note:c.querySelector('.note').value});
+  c.querySelector('.verdict').textContent=v.replace(/_/g,' ')}catch(x){say(x.message,true)}};
+  c.querySelector('.possible').onclick=go('possible_match');c.querySelector('.notmatch').onclick=go('not_a_match')})}
+async function mine(){try{const l=await api('GET','/api/v1/rfr/searches');
+ document.getElementById('mine').innerHTML=l.map(s=>`<li><a href="#${esc(s.id)}">${esc(s.case_ref)}</a> · ${esc(s.kind)} · ${when(s.created)}</li>`).join('')}catch(x){}}
+async function open(id){if(id)try{show(await api('GET','/api/v1/rfr/searches/'+encodeURIComponent(id)))}catch(x){say(x.message,true)}}
+window.onhashchange=()=>open(location.hash.slice(1));
+document.getElementById('sf').onsubmit=async e=>{e.preventDefault();const busy=document.getElementById('busy');busy.hidden=false;
+ try{const r=await fetch('/api/v1/rfr/searches',{method:'POST',headers:{'X-Vigil-CSRF':csrf},body:new FormData(e.target)});
+  const j=await r.json();if(!r.ok)throw new Error(j.error?j.error.message:r.statusText);
+  history.replaceState(null,'','#'+j.id);show(j);mine()}catch(x){say(x.message,true)}finally{busy.hidden=true}};
+mine();open(location.hash.slice(1));
+</script>"##;

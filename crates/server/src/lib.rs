@@ -14,11 +14,12 @@ pub mod console;
 pub mod deployments;
 pub mod error;
 pub mod openapi;
+pub mod rfr;
 pub mod routes;
 pub mod tls;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -37,11 +38,17 @@ pub struct AppState {
     pub secure_cookies: bool,
     pub hooks: Hooks,
     quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
+    /// The searchable reference store for RFR/OIFR (None: searches answer
+    /// 503). Shared with the enrolment path, which extends it.
+    pub reference: Option<Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>>,
 }
 
 pub type CameraHealthFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>;
 pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
+/// Finds and encodes the faces in a searched still or video (bytes,
+/// content type), or says why it cannot read them.
+pub type ProbeFacesFn = Arc<dyn Fn(&[u8], &str) -> Result<rfr::ProbeMedia, String> + Send + Sync>;
 pub type ThresholdAdviceFn = Arc<dyn Fn(f64, usize) -> Option<serde_json::Value> + Send + Sync>;
 
 /// What the server learns from the stages it does not depend on: the
@@ -61,6 +68,8 @@ pub struct Hooks {
     /// The calibrated Threshold for a target False Alert Rate and
     /// Watchlist size (`vigil threshold`), offered on the authority form.
     pub threshold_advice: Option<ThresholdAdviceFn>,
+    /// Faces and templates of the media of an RFR/OIFR search.
+    pub probe_faces: Option<ProbeFacesFn>,
 }
 
 impl AppState {
@@ -71,7 +80,17 @@ impl AppState {
             secure_cookies: false,
             hooks: Hooks::default(),
             quality: Arc::default(),
+            reference: None,
         }
+    }
+
+    /// Serves RFR/OIFR searches from this reference index.
+    pub fn with_reference(
+        mut self,
+        index: Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>,
+    ) -> Self {
+        self.reference = Some(index);
+        self
     }
 
     pub fn with_hooks(mut self, hooks: Hooks) -> Self {
@@ -165,6 +184,25 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/alerts/{id}/adjudications",
             post(routes::adjudicate),
         )
+        .route(
+            "/api/v1/rfr/searches",
+            get(rfr::list)
+                .post(rfr::create)
+                .layer(DefaultBodyLimit::max(rfr::MAX_SEARCH_BYTES)),
+        )
+        .route("/api/v1/rfr/searches/{id}", get(rfr::get_one))
+        .route(
+            "/api/v1/rfr/searches/{id}/faces/{face}/probe",
+            get(rfr::probe_image),
+        )
+        .route(
+            "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/image",
+            get(rfr::candidate_image),
+        )
+        .route(
+            "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/review",
+            post(rfr::review),
+        )
         .route("/api/v1/public/records", get(routes::public_records))
         .route("/api/v1/cameras", get(routes::cameras))
         .route("/metrics", get(routes::metrics))
@@ -177,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(console::login_page))
         .route("/console", get(console::home))
         .route("/console/deployments/new", get(console::new_application))
+        .route("/console/search", get(console::search))
         .route("/console/deployments/{id}", get(console::deployment))
         .route("/console/deployments/{id}/operator", get(console::operator))
         .route(

@@ -5,7 +5,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{deployments, error, routes};
+use crate::{deployments, error, rfr, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,12 @@ use crate::{deployments, error, routes};
         deployments::add_entry,
         deployments::blue_pass,
         deployments::threshold_advice,
+        rfr::create,
+        rfr::list,
+        rfr::get_one,
+        rfr::probe_image,
+        rfr::candidate_image,
+        rfr::review,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail))
 )]

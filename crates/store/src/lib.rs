@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod deployments;
 pub mod publish;
 pub mod retention;
+pub mod searches;
 pub mod watchlists;
 
 use std::path::Path;

@@ -49,6 +49,11 @@ impl Recogniser {
         &self.manifest.id
     }
 
+    /// Length of the templates this recogniser makes.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
     pub fn provider(&self) -> ActiveProvider {
         self.provider
     }

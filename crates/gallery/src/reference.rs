@@ -1,0 +1,120 @@
+//! The searchable reference store: custody-image templates in a
+//! [`FlatIndex`], each row remembered as (image, subject).
+//!
+//! The index is a cache: the store's `reference_templates` table is the
+//! authoritative copy, and the index is rebuilt from it when the server
+//! starts and extended as images are enrolled.
+
+use crate::index::FlatIndex;
+
+/// A ranked candidate from the reference store: a lead for a human to
+/// review, never an identification.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReferenceHit {
+    pub image_id: String,
+    pub subject_ref: String,
+    /// Cosine similarity (exact, after the int8 scan's re-scoring).
+    pub score: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferenceIndex {
+    pack: String,
+    index: FlatIndex,
+    rows: Vec<(String, String)>,
+}
+
+impl ReferenceIndex {
+    pub fn new(pack: &str, dim: usize) -> Self {
+        Self {
+            pack: pack.to_string(),
+            index: FlatIndex::new(dim),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn pack(&self) -> &str {
+        &self.pack
+    }
+
+    pub fn dim(&self) -> usize {
+        self.index.dim()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Adds one template; one of another dimension is refused (it came from
+    /// another model pack and its scores would mean nothing here).
+    pub fn add(&mut self, image_id: &str, subject_ref: &str, vector: &[f32]) -> Result<(), String> {
+        if vector.len() != self.index.dim() {
+            return Err(format!(
+                "template has {} dimensions, the index {}",
+                vector.len(),
+                self.index.dim()
+            ));
+        }
+        self.index.push(self.rows.len() as u64, vector);
+        self.rows
+            .push((image_id.to_string(), subject_ref.to_string()));
+        Ok(())
+    }
+
+    /// The best `k` subjects for a probe, each with its best-scoring image:
+    /// a custody store holds many images of one person, and a reviewer
+    /// wants `k` different people, not one person `k` times.
+    pub fn search(&self, probe: &[f32], k: usize) -> Vec<ReferenceHit> {
+        if probe.len() != self.index.dim() {
+            return Vec::new();
+        }
+        let mut wanted = k.saturating_mul(4).max(k);
+        loop {
+            let hits = self.index.search(probe, wanted, wanted.max(200));
+            let exhausted = hits.len() < wanted;
+            let mut out: Vec<ReferenceHit> = Vec::with_capacity(k);
+            for h in hits {
+                let (image_id, subject_ref) = &self.rows[h.id as usize];
+                if out.iter().any(|o| &o.subject_ref == subject_ref) {
+                    continue;
+                }
+                out.push(ReferenceHit {
+                    image_id: image_id.clone(),
+                    subject_ref: subject_ref.clone(),
+                    score: h.score,
+                });
+                if out.len() == k {
+                    return out;
+                }
+            }
+            if exhausted {
+                return out;
+            }
+            wanted = wanted.saturating_mul(4);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_candidate_per_subject_best_image_first() {
+        let mut r = ReferenceIndex::new("p", 2);
+        r.add("a1", "A", &[1.0, 0.0]).unwrap();
+        r.add("a2", "A", &[0.9, 0.436]).unwrap();
+        r.add("b1", "B", &[0.0, 1.0]).unwrap();
+        assert!(r.add("x", "X", &[1.0]).is_err());
+        let hits = r.search(&[1.0, 0.0], 5);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].image_id, "a1");
+        assert_eq!(hits[1].subject_ref, "B");
+        assert_eq!(r.search(&[1.0, 0.0], 1).len(), 1);
+        assert!(r.search(&[1.0], 1).is_empty());
+    }
+}

@@ -1,0 +1,289 @@
+//! Retrospective and Operator Initiated FR over HTTP [RFR-1..3, OIF-1].
+//!
+//! A search is one multipart upload (the still or video, the case
+//! reference, the reason). Faces are found and encoded by the host's face
+//! engine (the `probe_faces` hook), searched in the in-memory reference
+//! index, and the ranked candidates are recorded with the search; the
+//! investigator then reviews each candidate. Every search, view, image read
+//! and review is in the audit log.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
+use vigil_store::StoreError;
+
+use crate::error::ErrorBody;
+use crate::routes::{body, changing_user, current_user};
+use crate::{ApiError, AppState};
+
+/// Largest upload for a search: a phone video of a minute or two.
+pub const MAX_SEARCH_BYTES: usize = 256 << 20;
+/// Candidates per face unless the request asks for fewer or more.
+const DEFAULT_K: usize = 20;
+const MAX_K: usize = 100;
+
+/// What the face engine found in the searched media.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeMedia {
+    /// `image` or `video`.
+    pub media_kind: String,
+    pub frames: u32,
+    /// One face per person: faces of one person across video frames are
+    /// tracked and only the best is kept.
+    pub faces: Vec<ProbeFaceTemplate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeFaceTemplate {
+    pub crop_jpeg: Vec<u8>,
+    pub quality: serde_json::Value,
+    pub vector: Vec<f32>,
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+}
+
+/// Case reference and reason problems are the caller's to fix (400), not
+/// a conflict with stored state.
+fn refused(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Invalid(m) => bad(m),
+        other => other.into(),
+    }
+}
+
+#[derive(Default)]
+struct Upload {
+    kind: Option<String>,
+    case_ref: String,
+    reason: String,
+    k: Option<usize>,
+    media: Option<(Vec<u8>, String)>,
+}
+
+async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
+    let mut u = Upload::default();
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("upload over {MAX_SEARCH_BYTES} bytes"),
+        )
+    };
+    loop {
+        let field = match m.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => return Err(bad(e.body_text())),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let content_type = field.content_type().unwrap_or_default().to_string();
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => return Err(bad(e.body_text())),
+        };
+        let text = || String::from_utf8_lossy(&bytes).into_owned();
+        match name.as_str() {
+            "kind" => u.kind = Some(text()),
+            "case_ref" => u.case_ref = text(),
+            "reason" => u.reason = text(),
+            "k" => {
+                u.k = Some(
+                    text()
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("k must be a whole number"))?,
+                )
+            }
+            "media" => u.media = Some((bytes.to_vec(), content_type)),
+            other => return Err(bad(format!("unknown field {other}"))),
+        }
+    }
+    Ok(u)
+}
+
+/// `POST /api/v1/rfr/searches` (multipart: `media`, `case_ref`, `reason`,
+/// optional `kind` = rfr|oifr and `k`).
+#[utoipa::path(post, path = "/api/v1/rfr/searches", tag = "search",
+    request_body(content_type = "multipart/form-data", description = "media (still or video), case_ref, reason, kind (rfr|oifr), k (candidates per face, at most 100)"),
+    responses((status = 200, description = "The search record with ranked candidates per face; a lead, never an identification"),
+        (status = 400, description = "No case reference, reason or media; unknown field", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Investigators only", body = ErrorBody),
+        (status = 413, description = "Upload too large", body = ErrorBody),
+        (status = 422, description = "The media could not be decoded", body = ErrorBody),
+        (status = 503, description = "No face engine or reference index in this server", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upload: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let upload = upload.map_err(|e| bad(e.body_text()))?;
+    let u = read_upload(upload).await?;
+    state
+        .store
+        .check_search(&user, &u.case_ref, &u.reason)
+        .await
+        .map_err(refused)?;
+    let kind = match u.kind.as_deref().map(str::trim) {
+        None | Some("") | Some("rfr") => SearchKind::Rfr,
+        Some("oifr") => SearchKind::Oifr,
+        Some(other) => return Err(bad(format!("kind must be rfr or oifr, not {other}"))),
+    };
+    let k = u.k.unwrap_or(DEFAULT_K).clamp(1, MAX_K);
+    let (media, content_type) = u.media.ok_or_else(|| bad("no media in the upload"))?;
+    let unavailable = |what: &str| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("this server has no {what}"),
+        )
+    };
+    let probe = state
+        .hooks
+        .probe_faces
+        .clone()
+        .ok_or_else(|| unavailable("face engine"))?;
+    let found = tokio::task::spawn_blocking(move || probe(&media, &content_type))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "face engine failed"))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable", e))?;
+    let index = state
+        .reference
+        .clone()
+        .ok_or_else(|| unavailable("reference index"))?;
+    let faces = tokio::task::spawn_blocking(move || {
+        let index = index.read().unwrap_or_else(|p| p.into_inner());
+        found
+            .faces
+            .into_iter()
+            .map(|f| ProbeFace {
+                candidates: index
+                    .search(&f.vector, k)
+                    .into_iter()
+                    .map(|h| CandidateRef {
+                        image_id: h.image_id,
+                        subject_ref: h.subject_ref,
+                        score: f64::from(h.score),
+                    })
+                    .collect(),
+                crop_jpeg: Some(f.crop_jpeg),
+                quality: f.quality,
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "search failed"))?;
+    let id = state
+        .store
+        .record_search(
+            &user,
+            &NewSearch {
+                kind,
+                case_ref: u.case_ref,
+                reason: u.reason,
+                media_kind: found.media_kind,
+                frames: found.frames,
+                faces,
+            },
+        )
+        .await
+        .map_err(refused)?;
+    let record = state.store.search_record(&user, &id).await?;
+    Ok(Json(serde_json::to_value(record).unwrap_or_default()))
+}
+
+/// `GET /api/v1/rfr/searches`: the caller's own searches, newest first.
+#[utoipa::path(get, path = "/api/v1/rfr/searches", tag = "search", responses((status = 200, description = "The caller's searches (no candidates, no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Investigators only", body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    Ok(Json(state.store.my_searches(&user).await?))
+}
+
+/// `GET /api/v1/rfr/searches/{id}`: one search with candidates and reviews.
+#[utoipa::path(get, path = "/api/v1/rfr/searches/{id}", tag = "search", params(("id" = String, Path, description = "Search id")), responses((status = 200, description = "The search record; the read is audited"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such search", body = ErrorBody)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let record = state.store.search_record(&user, &id).await?;
+    Ok(Json(serde_json::to_value(record).unwrap_or_default()))
+}
+
+fn jpeg(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/rfr/searches/{id}/faces/{face}/probe`: the probe face crop.
+#[utoipa::path(get, path = "/api/v1/rfr/searches/{id}/faces/{face}/probe", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such face", body = ErrorBody)))]
+pub async fn probe_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, face)): Path<(String, u32)>,
+) -> Result<Response, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    Ok(jpeg(state.store.search_probe_image(&user, &id, face).await?))
+}
+
+/// `GET /api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/image`.
+#[utoipa::path(get, path = "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/image", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number"), ("rank" = u32, Path, description = "Candidate rank, from 1")), responses((status = 200, description = "The candidate's custody image (JPEG as enrolled); the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such candidate", body = ErrorBody)))]
+pub async fn candidate_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, face, rank)): Path<(String, u32, u32)>,
+) -> Result<Response, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    Ok(jpeg(
+        state
+            .store
+            .search_candidate_image(&user, &id, face, rank)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ReviewBody {
+    /// possible_match or not_a_match.
+    #[schema(value_type = String)]
+    verdict: ReviewVerdict,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/review`.
+#[utoipa::path(post, path = "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/review", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number"), ("rank" = u32, Path, description = "Candidate rank, from 1")), request_body = ReviewBody, responses((status = 200, description = "Recorded (audited)"), (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such candidate", body = ErrorBody)))]
+pub async fn review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, face, rank)): Path<(String, u32, u32)>,
+    b: Result<Json<ReviewBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let r = body(b)?;
+    state
+        .store
+        .review_candidate(&user, &id, face, rank, r.verdict, &r.note)
+        .await
+        .map_err(refused)?;
+    Ok(Json(serde_json::json!({"ok": true})))
+}
