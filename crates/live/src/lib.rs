@@ -9,6 +9,7 @@
 //! Deployment is Active.
 
 pub mod ingest;
+pub mod media;
 pub mod pipeline;
 pub mod synth;
 pub mod tracker;

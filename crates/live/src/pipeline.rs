@@ -240,7 +240,6 @@ fn face_score(q: &vigil_vision::Quality) -> f32 {
         * (q.sharpness / 100.0).min(1.0)
 }
 
-
 impl Worker {
     fn run(self) {
         let mut tracker = Tracker::new(TrackerConfig::default());

@@ -446,9 +446,7 @@ pub async fn search(State(state): State<AppState>, headers: HeaderMap) -> Respon
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(e) =
-        vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[])
-    {
+    if let Err(e) = vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[]) {
         return (
             StatusCode::FORBIDDEN,
             page(

@@ -26,23 +26,7 @@ pub const MAX_SEARCH_BYTES: usize = 256 << 20;
 const DEFAULT_K: usize = 20;
 const MAX_K: usize = 100;
 
-/// What the face engine found in the searched media.
-#[derive(Debug, Clone, Default)]
-pub struct ProbeMedia {
-    /// `image` or `video`.
-    pub media_kind: String,
-    pub frames: u32,
-    /// One face per person: faces of one person across video frames are
-    /// tracked and only the best is kept.
-    pub faces: Vec<ProbeFaceTemplate>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ProbeFaceTemplate {
-    pub crop_jpeg: Vec<u8>,
-    pub quality: serde_json::Value,
-    pub vector: Vec<f32>,
-}
+pub use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
@@ -154,7 +138,13 @@ pub async fn create(
         .ok_or_else(|| unavailable("face engine"))?;
     let found = tokio::task::spawn_blocking(move || probe(&media, &content_type))
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "face engine failed"))?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "face engine failed",
+            )
+        })?
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable", e))?;
     let index = state
         .reference
@@ -181,7 +171,13 @@ pub async fn create(
             .collect::<Vec<_>>()
     })
     .await
-    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "search failed"))?;
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "search failed",
+        )
+    })?;
     let id = state
         .store
         .record_search(
@@ -242,7 +238,9 @@ pub async fn probe_image(
     Path((id, face)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
     let user = current_user(&state, &headers).await?;
-    Ok(jpeg(state.store.search_probe_image(&user, &id, face).await?))
+    Ok(jpeg(
+        state.store.search_probe_image(&user, &id, face).await?,
+    ))
 }
 
 /// `GET /api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/image`.

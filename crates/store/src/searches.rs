@@ -210,7 +210,12 @@ impl Store {
 
     /// Whether `source` of `subject_ref` already has a template of `pack`
     /// (what makes bulk enrolment resumable).
-    pub async fn reference_enrolled(&self, subject_ref: &str, source: &str, pack: &str) -> Result<bool> {
+    pub async fn reference_enrolled(
+        &self,
+        subject_ref: &str,
+        source: &str,
+        pack: &str,
+    ) -> Result<bool> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM reference_images r JOIN reference_templates t ON t.image_id = r.id \
              WHERE r.subject_ref = $1 AND r.source = $2 AND t.pack = $3",
@@ -226,7 +231,11 @@ impl Store {
     /// Reference images with no template of `pack` yet (enrolled before
     /// search existed, or under another model), with their pixels, for
     /// the host to encode. Each read is audited.
-    pub async fn untemplated_references(&self, admin: &User, pack: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    pub async fn untemplated_references(
+        &self,
+        admin: &User,
+        pack: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
         access::check(admin, Action::ManageReferenceStore, &[])?;
         let rows = sqlx::query(
             "SELECT r.id, r.media_id FROM reference_images r WHERE NOT EXISTS \
@@ -239,7 +248,9 @@ impl Store {
         for r in rows {
             let id: String = r.try_get("id")?;
             let mut tx = self.pool.begin().await?;
-            let bytes = self.get_media(&mut tx, &r.try_get::<String, _>("media_id")?).await?;
+            let bytes = self
+                .get_media(&mut tx, &r.try_get::<String, _>("media_id")?)
+                .await?;
             self.append_audit(&mut tx, &admin.id, "reference.image.read", &id, "template")
                 .await?;
             tx.commit().await?;
@@ -250,7 +261,13 @@ impl Store {
 
     /// Stores the template of an existing reference image (one per pack;
     /// the reference store keeps a single template per image).
-    pub async fn set_reference_template(&self, admin: &User, image_id: &str, pack: &str, vector: &[f32]) -> Result<()> {
+    pub async fn set_reference_template(
+        &self,
+        admin: &User,
+        image_id: &str,
+        pack: &str,
+        vector: &[f32],
+    ) -> Result<()> {
         access::check(admin, Action::ManageReferenceStore, &[])?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM reference_templates WHERE image_id = $1")
@@ -301,8 +318,13 @@ impl Store {
         }
         let (case_ref, reason) = (case_ref.trim(), reason.trim());
         if case_ref.is_empty() || reason.is_empty() {
-            self.audit(&user.id, "search.refused", "-", "no case reference or reason")
-                .await?;
+            self.audit(
+                &user.id,
+                "search.refused",
+                "-",
+                "no case reference or reason",
+            )
+            .await?;
             return Err(StoreError::Invalid(
                 "a search needs a case reference and a reason".into(),
             ));
@@ -394,10 +416,12 @@ impl Store {
     /// A search with its candidates and reviews. Audited.
     pub async fn search_record(&self, user: &User, id: &str) -> Result<SearchRecord> {
         let row = self.own_search(user, id).await?;
-        let faces = sqlx::query("SELECT face, quality FROM search_faces WHERE search_id = $1 ORDER BY face")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let faces = sqlx::query(
+            "SELECT face, quality FROM search_faces WHERE search_id = $1 ORDER BY face",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         let cands = sqlx::query("SELECT face, rank, image_id, subject_ref, score, verdict, note, reviewed_by, reviewed_ms FROM search_candidates WHERE search_id = $1 ORDER BY face, rank")
             .bind(id)
             .fetch_all(&self.pool)
@@ -416,8 +440,12 @@ impl Store {
                     Some(v) => Some(Review {
                         verdict: ReviewVerdict::parse(&v)?,
                         note: c.try_get::<Option<String>, _>("note")?.unwrap_or_default(),
-                        by: c.try_get::<Option<String>, _>("reviewed_by")?.unwrap_or_default(),
-                        at: c.try_get::<Option<i64>, _>("reviewed_ms")?.unwrap_or_default(),
+                        by: c
+                            .try_get::<Option<String>, _>("reviewed_by")?
+                            .unwrap_or_default(),
+                        at: c
+                            .try_get::<Option<i64>, _>("reviewed_ms")?
+                            .unwrap_or_default(),
                     }),
                     None => None,
                 };
@@ -463,8 +491,14 @@ impl Store {
                 .try_get("media_id")?;
         let media = media.ok_or_else(|| StoreError::NotFound("no probe image kept".into()))?;
         let bytes = self.get_media(&mut tx, &media).await?;
-        self.append_audit(&mut tx, &user.id, "search.probe.read", id, &format!("face {face}"))
-            .await?;
+        self.append_audit(
+            &mut tx,
+            &user.id,
+            "search.probe.read",
+            id,
+            &format!("face {face}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(bytes)
     }

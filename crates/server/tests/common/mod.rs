@@ -67,6 +67,8 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         user("compiler", Rank::Staff, &[]),
         user("stranger", Rank::Constable, &[]),
         user("auditor", Rank::Staff, &[Role::Auditor]),
+        user("investigator", Rank::Sergeant, &[Role::Investigator]),
+        user("investigator2", Rank::Constable, &[Role::Investigator]),
     ];
     let hash = hash_password(PASSWORD).unwrap();
     for u in &people {

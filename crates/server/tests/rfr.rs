@@ -1,0 +1,505 @@
+//! RFR/OIFR over the API with the real face engine: real faces (from the
+//! `face_recognition` package's test images that setup fetches) planted in
+//! a gallery of synthetic templates are found at rank 1; searches without a
+//! case reference, by the wrong role, or of another investigator are
+//! refused; every search, view, image read and review is audited.
+
+mod common;
+
+use std::process::Command;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::*;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use vigil_gallery::reference::ReferenceIndex;
+use vigil_server::{router, AppState, Hooks};
+use vigil_vision::FaceEngine;
+
+fn cache() -> std::path::PathBuf {
+    vigil_vision::engine::default_cache_dir()
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(cache().join("samples").join(name)).expect("sample faces (run scripts/setup.sh)")
+}
+
+fn engine() -> Arc<FaceEngine> {
+    let cache = cache();
+    Arc::new(
+        FaceEngine::load(&vigil_vision::EngineConfig {
+            models_dir: cache.join("models"),
+            detector: vigil_vision::DEFAULT_DETECTOR.into(),
+            recogniser: Some(vigil_vision::DEFAULT_RECOGNISER.into()),
+            runtime: vigil_vision::RuntimeOptions {
+                library: cache.join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
+                provider: vigil_vision::Provider::Cpu,
+                intra_threads: 2,
+            },
+            gate: Default::default(),
+        })
+        .expect("face engine (run scripts/setup.sh)"),
+    )
+}
+
+fn template(engine: &FaceEngine, bytes: &[u8]) -> Vec<f32> {
+    let image = vigil_vision::image_io::decode(bytes, Default::default()).unwrap();
+    let faces = engine.analyse(&image).unwrap();
+    FaceEngine::best_face(&faces)
+        .and_then(|f| f.template.clone())
+        .unwrap()
+        .vector
+}
+
+fn unit(rng: &mut impl Rng, d: usize) -> Vec<f32> {
+    let v: Vec<f32> = (0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// A fixture whose server searches a reference store of `synthetic`
+/// seeded random templates with two real custody images planted in it.
+async fn search_fixture(synthetic: usize) -> Fixture {
+    let mut f = fixture().await;
+    let engine = engine();
+    let admin = f.store.user("admin").await.unwrap();
+    let mut index = ReferenceIndex::new(vigil_vision::DEFAULT_RECOGNISER, 128);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    for i in 0..synthetic / 2 {
+        index
+            .add(
+                &format!("syn-{i}"),
+                &format!("SYN-{i}"),
+                &unit(&mut rng, 128),
+            )
+            .unwrap();
+    }
+    for (subject, file) in [
+        ("CUSTODY-OBAMA", "obama_1.jpg"),
+        ("CUSTODY-ARDERN", "ardern_1.jpg"),
+    ] {
+        let bytes = sample(file);
+        let v = template(&engine, &bytes);
+        let id = f
+            .store
+            .enrol_reference(
+                &admin,
+                subject,
+                file,
+                &bytes,
+                vigil_vision::DEFAULT_RECOGNISER,
+                &v,
+            )
+            .await
+            .unwrap();
+        index.add(&id, subject, &v).unwrap();
+    }
+    for i in synthetic / 2..synthetic {
+        index
+            .add(
+                &format!("syn-{i}"),
+                &format!("SYN-{i}"),
+                &unit(&mut rng, 128),
+            )
+            .unwrap();
+    }
+    let e = engine.clone();
+    let hooks = Hooks {
+        probe_faces: Some(Arc::new(move |b: &[u8], ct: &str| {
+            vigil_live::media::read_probe_media(&e, b, ct, Default::default())
+        })),
+        ..Default::default()
+    };
+    f.app = router(
+        AppState::new(f.store.clone(), Duration::from_secs(3600))
+            .with_hooks(hooks)
+            .with_reference(Arc::new(RwLock::new(index))),
+    );
+    f
+}
+
+const BOUNDARY: &str = "vigil-test-boundary";
+
+fn multipart(fields: &[(&str, &str)], media: Option<(&[u8], &str)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        out.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some((bytes, ct)) = media {
+        out.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"probe\"\r\nContent-Type: {ct}\r\n\r\n").as_bytes(),
+        );
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+fn search_req(s: Option<&Session>, body: Vec<u8>) -> Request<Body> {
+    let mut r = Request::post("/api/v1/rfr/searches").header(
+        header::CONTENT_TYPE,
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    );
+    if let Some(s) = s {
+        r = r
+            .header(header::COOKIE, &s.cookie)
+            .header("x-vigil-csrf", &s.csrf);
+    }
+    r.body(Body::from(body)).unwrap()
+}
+
+fn json_of(b: &[u8]) -> Value {
+    serde_json::from_slice(b).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(b)))
+}
+
+async fn audit_actions(f: &Fixture) -> Vec<(String, String, String)> {
+    let auditor = f.store.user("auditor").await.unwrap();
+    f.store
+        .audit_entries(&auditor, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.detail))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_reviewed() {
+    let f = search_fixture(100_000).await;
+    let inv = login(&f, "investigator").await;
+    let body = multipart(
+        &[
+            ("case_ref", "OP-KESTREL/2026/114"),
+            ("reason", "robbery suspect, CCTV still"),
+            ("kind", "rfr"),
+            ("k", "10"),
+        ],
+        Some((&sample("obama_2.jpg"), "image/jpeg")),
+    );
+    let (st, b, _) = send(&f, search_req(Some(&inv), body)).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let s = json_of(&b);
+    assert_eq!(s["case_ref"], "OP-KESTREL/2026/114");
+    assert_eq!(s["media_kind"], "image");
+    let face = &s["faces"][0];
+    let cands = face["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 10);
+    assert_eq!(cands[0]["subject_ref"], "CUSTODY-OBAMA", "{face}");
+    assert_eq!(cands[0]["rank"], 1);
+    let top = cands[0]["score"].as_f64().unwrap();
+    let second = cands[1]["score"].as_f64().unwrap();
+    assert!(
+        top > 0.5 && second < 0.45,
+        "mate {top}, best non-mate {second}"
+    );
+    assert!(face["quality"]["inter_eye_distance"].as_f64().unwrap() > 20.0);
+
+    let id = s["id"].as_str().unwrap();
+    // The candidate's custody image is the one enrolled; the probe is a JPEG crop.
+    let (st, img, _) = send(
+        &f,
+        get(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/1/image"),
+            Some(&inv),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(img, sample("obama_1.jpg"));
+    let (st, img, _) = send(
+        &f,
+        get(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/probe"),
+            Some(&inv),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(&img[..2], &[0xff, 0xd8]);
+
+    // Review: possible match with a note, then read back.
+    let (st, b, _) = send(
+        &f,
+        post(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/1/review"),
+            Some(&inv),
+            json!({"verdict": "possible_match", "note": "same scar; pursue by other means"})
+                .to_string(),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (st, b, _) = send(
+        &f,
+        post(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/2/review"),
+            Some(&inv),
+            json!({"verdict": "identified"}).to_string(),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "no such verdict: {}",
+        String::from_utf8_lossy(&b)
+    );
+    let (_, b, _) = send(&f, get(&format!("/api/v1/rfr/searches/{id}"), Some(&inv))).await;
+    let r = json_of(&b);
+    assert_eq!(
+        r["faces"][0]["candidates"][0]["review"]["verdict"],
+        "possible_match"
+    );
+    assert_eq!(
+        r["faces"][0]["candidates"][0]["review"]["by"],
+        "investigator"
+    );
+    assert!(r["faces"][0]["candidates"][1]["review"].is_null());
+    let (_, b, _) = send(&f, get("/api/v1/rfr/searches", Some(&inv))).await;
+    assert_eq!(json_of(&b).as_array().unwrap().len(), 1);
+
+    let log = audit_actions(&f).await;
+    let has = |action: &str, detail: &str| {
+        log.iter()
+            .any(|(a, act, d)| a == "investigator" && act == action && d.contains(detail))
+    };
+    assert!(has("search.run", "case OP-KESTREL/2026/114"), "{log:?}");
+    assert!(has("search.view", ""));
+    assert!(has("search.candidate.read", "face 0 rank 1"));
+    assert!(has("search.probe.read", "face 0"));
+    assert!(has("search.review", "possible_match"));
+    assert!(
+        !log.iter().any(|(_, _, d)| d.contains("robbery")),
+        "the reason is kept with the search, not copied into the audit detail"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_without_a_case_reference_or_by_other_roles_are_refused() {
+    let f = search_fixture(1_000).await;
+    let inv = login(&f, "investigator").await;
+    let photo = sample("ardern_2.jpg");
+    for fields in [
+        vec![("reason", "no case")],
+        vec![("case_ref", "  "), ("reason", "blank case")],
+        vec![("case_ref", "C-1")],
+    ] {
+        let (st, b, _) = send(
+            &f,
+            search_req(Some(&inv), multipart(&fields, Some((&photo, "image/jpeg")))),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::BAD_REQUEST,
+            "{fields:?}: {}",
+            String::from_utf8_lossy(&b)
+        );
+        assert!(String::from_utf8_lossy(&b).contains("case reference"));
+    }
+    // No media, an unknown field, a bad kind.
+    let (st, _, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(&[("case_ref", "C-1"), ("reason", "r")], None),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(
+                &[("case_ref", "C-1"), ("reason", "r"), ("name", "x")],
+                Some((&photo, "image/jpeg")),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(
+                &[("case_ref", "C-1"), ("reason", "r"), ("kind", "lfr")],
+                Some((&photo, "image/jpeg")),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // Other roles, and nobody logged in.
+    let fields = [("case_ref", "C-2"), ("reason", "r")];
+    for who in ["operator", "admin", "auditor", "gold"] {
+        let s = login(&f, who).await;
+        let (st, _, _) = send(
+            &f,
+            search_req(Some(&s), multipart(&fields, Some((&photo, "image/jpeg")))),
+        )
+        .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{who}");
+        let (st, _, _) = send(&f, get("/api/v1/rfr/searches", Some(&s))).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (st, _, _) = send(
+        &f,
+        search_req(None, multipart(&fields, Some((&photo, "image/jpeg")))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (_, b, _) = send(&f, get("/api/v1/rfr/searches", Some(&inv))).await;
+    assert!(
+        json_of(&b).as_array().unwrap().is_empty(),
+        "refused searches leave no record"
+    );
+    let refusals = audit_actions(&f)
+        .await
+        .into_iter()
+        .filter(|(_, a, _)| a == "search.refused")
+        .count();
+    assert_eq!(refusals, 3 + 4, "each refused search is audited");
+
+    // A corrupt upload is a clear error and the server keeps working.
+    let (st, b, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(&fields, Some((b"\xff\xd8\xff\xe0 truncated", "image/jpeg"))),
+        ),
+    )
+    .await;
+    assert_eq!(
+        st,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    // A photo without a face: recorded, with no faces (failure to acquire).
+    let blank = {
+        let img = image::RgbImage::from_pixel(320, 240, image::Rgb([90, 90, 90]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let (st, b, _) = send(
+        &f,
+        search_req(Some(&inv), multipart(&fields, Some((&blank, "image/png")))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(json_of(&b)["faces"].as_array().unwrap().is_empty());
+    let (st, b, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(
+                &[("case_ref", "C-3"), ("reason", "r"), ("kind", "oifr")],
+                Some((&photo, "image/jpeg")),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let s = json_of(&b);
+    assert_eq!(s["kind"], "oifr");
+    assert_eq!(
+        s["faces"][0]["candidates"][0]["subject_ref"],
+        "CUSTODY-ARDERN"
+    );
+
+    // Another investigator cannot read it, nor its images; the refusal is audited.
+    let id = s["id"].as_str().unwrap();
+    let other = login(&f, "investigator2").await;
+    for path in [
+        format!("/api/v1/rfr/searches/{id}"),
+        format!("/api/v1/rfr/searches/{id}/faces/0/probe"),
+        format!("/api/v1/rfr/searches/{id}/faces/0/candidates/1/image"),
+    ] {
+        let (st, _, _) = send(&f, get(&path, Some(&other))).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (st, _, _) = send(
+        &f,
+        post(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/1/review"),
+            Some(&other),
+            json!({"verdict": "not_a_match"}).to_string(),
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(audit_actions(&f)
+        .await
+        .iter()
+        .any(|(a, act, _)| a == "investigator2" && act == "search.view.refused"));
+    let (st, _, _) = send(&f, get("/api/v1/rfr/searches/no-such-search", Some(&inv))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_is_sampled_and_one_person_is_searched_once() {
+    let f = search_fixture(10_000).await;
+    let inv = login(&f, "investigator").await;
+    // Four seconds of one still (with slight zoom so frames differ), made by ffmpeg.
+    let dir = tempfile::tempdir().unwrap();
+    let still = dir.path().join("p.jpg");
+    std::fs::write(&still, sample("obama_3.jpg")).unwrap();
+    let video = dir.path().join("v.mp4");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-loop", "1", "-i"])
+        .arg(&still)
+        .args([
+            "-t",
+            "4",
+            "-r",
+            "10",
+            "-vf",
+            "scale=640:-2,zoompan=z='1+0.002*on':d=1:s=640x480",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(&video)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg");
+    let bytes = std::fs::read(&video).unwrap();
+    let (st, b, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(
+                &[("case_ref", "V-1"), ("reason", "CCTV clip")],
+                Some((&bytes, "video/mp4")),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let s = json_of(&b);
+    assert_eq!(s["media_kind"], "video");
+    assert!(s["frames"].as_u64().unwrap() >= 6, "{}", s["frames"]);
+    let faces = s["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "one person across the frames is one probe");
+    assert_eq!(faces[0]["candidates"][0]["subject_ref"], "CUSTODY-OBAMA");
+}
