@@ -287,3 +287,62 @@ fn search_against_a_missing_gallery_is_an_error() {
         .assert()
         .failure();
 }
+
+/// `vigil enrol --bulk`: a custody store laid out as DIR/<subject>/, with
+/// the failures a real one has; a second run resumes and enrols nothing
+/// twice.
+#[test]
+fn bulk_enrolment_summarises_failures_and_resumes() {
+    let src = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("custody");
+    let data = dir.path().join("data");
+    let put = |subject: &str, name: &str, bytes: &[u8]| {
+        std::fs::create_dir_all(store.join(subject)).unwrap();
+        std::fs::write(store.join(subject).join(name), bytes).unwrap();
+    };
+    let read = |n: &str| std::fs::read(src.join(n)).unwrap();
+    put("C-OBAMA", "obama_1.jpg", &read("obama_1.jpg"));
+    put("C-OBAMA", "obama_2.jpg", &read("obama_2.jpg"));
+    put("C-ARDERN", "ardern_1.jpg", &read("ardern_1.jpg"));
+    put("C-GROUP", "solvay.jpg", &read("solvay_1927.jpg"));
+    put("C-BROKEN", "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg");
+    let blank = {
+        let img = image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    put("C-BLANK", "wall.png", &blank);
+    let run = || {
+        let out = vigil()
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["enrol", "--bulk"])
+            .arg(&store)
+            .assert()
+            .code(1) // the unreadable file
+            .get_output()
+            .clone();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("broken.jpg"));
+        json_lines(&out.stdout).remove(0)
+    };
+    let first = run();
+    let o = &first["outcomes"];
+    assert_eq!(o["enrolled"], 3, "{first}");
+    assert_eq!(o["failed_to_acquire"], 1, "{first}");
+    assert_eq!(o["quality_rejects"], 1, "{first}");
+    assert_eq!(o["unreadable"], 1, "{first}");
+    assert!(first["quality_reject_reasons"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .any(|k| k.contains("faces")));
+    assert_eq!(first["reference_templates"], 3);
+    let second = run();
+    assert_eq!(second["outcomes"]["already_enrolled"], 3, "{second}");
+    assert!(second["outcomes"]["enrolled"].is_null(), "{second}");
+    assert_eq!(second["reference_templates"], 3);
+}

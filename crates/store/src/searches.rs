@@ -155,7 +155,7 @@ fn vector_bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn vector_from_bytes(b: &[u8]) -> Result<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt("template length".into()));
     }
     Ok(b.chunks_exact(4)

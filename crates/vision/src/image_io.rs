@@ -97,6 +97,29 @@ pub fn decode_file(path: &std::path::Path, limits: DecodeLimits) -> Result<RgbIm
     decode(&bytes, limits)
 }
 
+/// The face with a quarter of its size around it, as JPEG bytes in memory:
+/// what a reviewer is shown beside the candidate. Whether it is ever
+/// stored is the caller's decision.
+pub fn face_crop_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
+    let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
+    let x0 = (bbox[0] - w * 0.25).max(0.0) as u32;
+    let y0 = (bbox[1] - h * 0.25).max(0.0) as u32;
+    let x1 = ((bbox[2] + w * 0.25) as u32).min(frame.width());
+    let y1 = ((bbox[3] + h * 0.25) as u32).min(frame.height());
+    let crop = image::imageops::crop_imm(
+        frame,
+        x0,
+        y0,
+        x1.saturating_sub(x0).max(1),
+        y1.saturating_sub(y0).max(1),
+    )
+    .to_image();
+    let mut out = Vec::new();
+    let _ = image::DynamicImage::ImageRgb8(crop)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,27 +196,4 @@ mod tests {
         let err = decode(&bomb, DecodeLimits::default()).unwrap_err();
         assert!(matches!(err, VisionError::TooLarge { .. }), "{err}");
     }
-}
-
-/// The face with a quarter of its size around it, as JPEG bytes in memory:
-/// what a reviewer is shown beside the candidate. Whether it is ever
-/// stored is the caller's decision.
-pub fn face_crop_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
-    let (w, h) = (bbox[2] - bbox[0], bbox[3] - bbox[1]);
-    let x0 = (bbox[0] - w * 0.25).max(0.0) as u32;
-    let y0 = (bbox[1] - h * 0.25).max(0.0) as u32;
-    let x1 = ((bbox[2] + w * 0.25) as u32).min(frame.width());
-    let y1 = ((bbox[3] + h * 0.25) as u32).min(frame.height());
-    let crop = image::imageops::crop_imm(
-        frame,
-        x0,
-        y0,
-        x1.saturating_sub(x0).max(1),
-        y1.saturating_sub(y0).max(1),
-    )
-    .to_image();
-    let mut out = Vec::new();
-    let _ = image::DynamicImage::ImageRgb8(crop)
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg);
-    out
 }
