@@ -306,7 +306,11 @@ fn bulk_enrolment_summarises_failures_and_resumes() {
     put("C-OBAMA", "obama_2.jpg", &read("obama_2.jpg"));
     put("C-ARDERN", "ardern_1.jpg", &read("ardern_1.jpg"));
     put("C-GROUP", "solvay.jpg", &read("solvay_1927.jpg"));
-    put("C-BROKEN", "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg");
+    put(
+        "C-BROKEN",
+        "broken.jpg",
+        b"\xff\xd8\xff\xe0 not really a jpeg",
+    );
     let blank = {
         let img = image::RgbImage::from_pixel(200, 200, image::Rgb([128, 128, 128]));
         let mut out = Vec::new();

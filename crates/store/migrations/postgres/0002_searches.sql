@@ -18,14 +18,14 @@ CREATE TABLE searches (
     case_ref TEXT NOT NULL,
     reason TEXT NOT NULL,
     media_kind TEXT NOT NULL,
-    frames INTEGER NOT NULL,
+    frames BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
 );
 CREATE INDEX searches_user ON searches(user_id, created_ms);
 
 CREATE TABLE search_faces (
     search_id TEXT NOT NULL REFERENCES searches(id),
-    face INTEGER NOT NULL,
+    face BIGINT NOT NULL,
     media_id TEXT,
     quality TEXT NOT NULL,
     PRIMARY KEY (search_id, face)
@@ -34,8 +34,8 @@ CREATE TABLE search_faces (
 -- Ranked candidates and the investigator's review of each [RFR-2].
 CREATE TABLE search_candidates (
     search_id TEXT NOT NULL REFERENCES searches(id),
-    face INTEGER NOT NULL,
-    rank INTEGER NOT NULL,
+    face BIGINT NOT NULL,
+    rank BIGINT NOT NULL,
     image_id TEXT NOT NULL,
     subject_ref TEXT NOT NULL,
     score DOUBLE PRECISION NOT NULL,
