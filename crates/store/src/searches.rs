@@ -13,7 +13,6 @@ use sqlx::Row;
 use vigil_core::access::{self, Action, User};
 use vigil_core::Millis;
 
-use crate::watchlists::REFERENCE_KEY;
 use crate::{new_id, Result, Store, StoreError};
 
 /// Longest case reference and reason accepted (they are references, not
@@ -176,24 +175,9 @@ impl Store {
         pack: &str,
         vector: &[f32],
     ) -> Result<String> {
-        access::check(admin, Action::ManageReferenceStore, &[])?;
-        if subject_ref.trim().is_empty() {
-            return Err(StoreError::Invalid(
-                "a subject reference is required".into(),
-            ));
-        }
-        let id = new_id();
         let mut tx = self.pool.begin().await?;
-        let media = self
-            .put_media(&mut tx, "reference", &id, REFERENCE_KEY, image)
-            .await?;
-        sqlx::query("INSERT INTO reference_images (id, subject_ref, source, media_id, created_ms) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(subject_ref)
-            .bind(source)
-            .bind(&media)
-            .bind(self.now())
-            .execute(&mut *tx)
+        let id = self
+            .insert_reference_image(&mut tx, admin, subject_ref, source, image)
             .await?;
         sqlx::query("INSERT INTO reference_templates (image_id, pack, vector, created_ms) VALUES ($1, $2, $3, $4)")
             .bind(&id)

@@ -23,6 +23,26 @@ impl Store {
         source: &str,
         image: &[u8],
     ) -> Result<String> {
+        let mut tx = self.pool.begin().await?;
+        let id = self
+            .insert_reference_image(&mut tx, admin, subject_ref, source, image)
+            .await?;
+        self.append_audit(&mut tx, &admin.id, "reference.add", &id, source)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The reference image row and its sealed pixels, inside the caller's
+    /// transaction (enrolment adds the template in the same one).
+    pub(crate) async fn insert_reference_image(
+        &self,
+        tx: &mut crate::Tx<'_>,
+        admin: &User,
+        subject_ref: &str,
+        source: &str,
+        image: &[u8],
+    ) -> Result<String> {
         access::check(admin, Action::ManageReferenceStore, &[])?;
         if subject_ref.trim().is_empty() {
             return Err(StoreError::Invalid(
@@ -30,9 +50,8 @@ impl Store {
             ));
         }
         let id = new_id();
-        let mut tx = self.pool.begin().await?;
         let media = self
-            .put_media(&mut tx, "reference", &id, REFERENCE_KEY, image)
+            .put_media(tx, "reference", &id, REFERENCE_KEY, image)
             .await?;
         sqlx::query("INSERT INTO reference_images (id, subject_ref, source, media_id, created_ms) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
@@ -40,11 +59,8 @@ impl Store {
             .bind(source)
             .bind(&media)
             .bind(self.now())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        self.append_audit(&mut tx, &admin.id, "reference.add", &id, source)
-            .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
