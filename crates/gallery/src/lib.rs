@@ -7,6 +7,7 @@
 //! identification.
 
 pub mod index;
+pub mod pgvector;
 pub mod probe;
 pub mod reference;
 

@@ -99,6 +99,46 @@ impl ReferenceIndex {
     }
 }
 
+/// What every reference-store backend offers, so one set of tests runs on
+/// each: the in-memory [`ReferenceIndex`] and pgvector.
+#[allow(async_fn_in_trait)]
+pub trait ReferenceBackend {
+    async fn add(
+        &mut self,
+        image_id: &str,
+        subject_ref: &str,
+        vector: &[f32],
+    ) -> Result<(), String>;
+    async fn search(&self, probe: &[f32], k: usize) -> Result<Vec<ReferenceHit>, String>;
+    async fn count(&self) -> Result<usize, String>;
+}
+
+impl ReferenceBackend for ReferenceIndex {
+    async fn add(
+        &mut self,
+        image_id: &str,
+        subject_ref: &str,
+        vector: &[f32],
+    ) -> Result<(), String> {
+        ReferenceIndex::add(self, image_id, subject_ref, vector)
+    }
+
+    async fn search(&self, probe: &[f32], k: usize) -> Result<Vec<ReferenceHit>, String> {
+        if probe.len() != self.dim() {
+            return Err(format!(
+                "template has {} dimensions, the index {}",
+                probe.len(),
+                self.dim()
+            ));
+        }
+        Ok(ReferenceIndex::search(self, probe, k))
+    }
+
+    async fn count(&self) -> Result<usize, String> {
+        Ok(self.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
