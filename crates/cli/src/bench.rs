@@ -22,6 +22,9 @@ pub enum BenchKind {
     Live(crate::live::BenchLiveArgs),
     /// Search latency and recall of the large-gallery index (RFR/OIFR).
     Gallery(GalleryBenchArgs),
+    /// OIFR end to end: photo bytes in, recorded candidates out, against a
+    /// reference store of synthetic templates with the real face planted.
+    Oifr(crate::search::OifrBenchArgs),
 }
 
 #[derive(Args)]
@@ -168,7 +171,7 @@ fn time<F: FnMut() -> Result<()>>(iterations: usize, mut f: F) -> Result<Stats> 
 }
 
 /// Peak resident memory of this process, from /proc (Linux).
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -185,6 +188,7 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
     match &a.kind {
         Some(BenchKind::Live(l)) => return crate::live::bench(g, l),
         Some(BenchKind::Gallery(b)) => return gallery(b),
+        Some(BenchKind::Oifr(b)) => return crate::search::bench_oifr(g, b),
         None => {}
     }
     let path = a

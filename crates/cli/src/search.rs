@@ -148,6 +148,25 @@ fn judge(engine: &FaceEngine, bytes: &[u8], limits: DecodeLimits) -> Result<Vec<
         .ok_or_else(|| Outcome::Unreadable("no recogniser loaded".into()))
 }
 
+/// A reason with its numbers replaced by `N` ("inter-eye distance N px is
+/// below N px"), so the summary counts kinds of failure.
+fn reason_kind(r: &str) -> String {
+    let mut out = String::with_capacity(r.len());
+    let mut in_number = false;
+    for c in r.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `vigil enrol --bulk DIR`: every image under `DIR/<subject>/` into the
 /// reference store with its template. Parallel (one worker per job, one
 /// shared engine), resumable (images already enrolled are skipped), with a
@@ -219,10 +238,7 @@ pub fn enrol_bulk(g: &Global, data: &DataArgs, dir: &Path, jobs: usize) -> Resul
                         let mut m = reasons.lock().unwrap_or_else(|p| p.into_inner());
                         for r in rs {
                             // Numbers differ per image; the reason's kind is what a summary needs.
-                            let kind: String = r
-                                .chars()
-                                .filter(|c| !c.is_ascii_digit() && *c != '.')
-                                .collect();
+                            let kind = reason_kind(&r);
                             *m.entry(kind).or_default() += 1;
                         }
                         "quality_rejects"
@@ -259,4 +275,138 @@ pub fn enrol_bulk(g: &Global, data: &DataArgs, dir: &Path, jobs: usize) -> Resul
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[derive(clap::Args)]
+pub struct OifrBenchArgs {
+    /// Synthetic templates in the reference store.
+    #[arg(long, default_value_t = 1_000_000)]
+    size: usize,
+    /// Searches timed.
+    #[arg(long, default_value_t = 20)]
+    iterations: usize,
+    /// Probe photo (default: the sample obama_2.jpg; obama_1.jpg is enrolled).
+    #[arg(long)]
+    image: Option<PathBuf>,
+}
+
+/// `vigil bench oifr`: what an officer waits for, less the network: decode,
+/// detect, quality, embed, search, and the audited record of the search in
+/// a SQLite store (probe crop sealed, candidates written, audit appended).
+pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
+    use rand::{Rng, SeedableRng};
+    use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, SearchKind};
+    let engine = commands::engine(g, true)?;
+    let r = engine.recogniser().context("no recogniser")?;
+    let (pack, dim) = (r.id().to_string(), r.dimension());
+    let limits = commands::limits(g);
+    let samples = commands::cache(g).samples();
+    let enrolled = std::fs::read(samples.join("obama_1.jpg"))
+        .context("sample photos (run `vigil models fetch`)")?;
+    let probe = match &a.image {
+        Some(p) => std::fs::read(p).with_context(|| format!("{}", p.display()))?,
+        None => std::fs::read(samples.join("obama_2.jpg"))?,
+    };
+    let mut index = ReferenceIndex::new(&pack, dim);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let t = Instant::now();
+    for i in 0..a.size {
+        let v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let v: Vec<f32> = v.iter().map(|x| x / n).collect();
+        index
+            .add(&format!("syn-{i}"), &format!("SYN-{i}"), &v)
+            .map_err(anyhow::Error::msg)?;
+        if i == a.size / 2 {
+            let v = judge(&engine, &enrolled, limits)
+                .map_err(|_| anyhow::anyhow!("sample not enrollable"))?;
+            index
+                .add("planted", "PLANTED", &v)
+                .map_err(anyhow::Error::msg)?;
+        }
+    }
+    let build_s = t.elapsed().as_secs_f64();
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let store = rt.block_on(Store::open_data_dir(
+        dir.path(),
+        None,
+        Arc::new(vigil_store::SystemClock),
+    ))?;
+    let investigator = vigil_core::access::User {
+        id: "bench-investigator".into(),
+        display_name: "bench".into(),
+        rank: vigil_core::access::Rank::Constable,
+        roles: vec![vigil_core::access::Role::Investigator],
+    };
+    rt.block_on(store.put_user(&investigator))?;
+    let (mut total, mut faces_ms, mut search_ms, mut record_ms) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rank1 = 0;
+    for _ in 0..a.iterations.max(1) {
+        let t0 = Instant::now();
+        let media = vigil_live::media::read_probe_media(&engine, &probe, "image/jpeg", limits)
+            .map_err(anyhow::Error::msg)?;
+        let t1 = Instant::now();
+        let faces: Vec<ProbeFace> = media
+            .faces
+            .into_iter()
+            .map(|f| ProbeFace {
+                candidates: index
+                    .search(&f.vector, 20)
+                    .into_iter()
+                    .map(|h| CandidateRef {
+                        image_id: h.image_id,
+                        subject_ref: h.subject_ref,
+                        score: f64::from(h.score),
+                    })
+                    .collect(),
+                crop_jpeg: Some(f.crop_jpeg),
+                quality: f.quality,
+            })
+            .collect();
+        let t2 = Instant::now();
+        rank1 += usize::from(
+            faces
+                .first()
+                .and_then(|f| f.candidates.first())
+                .is_some_and(|c| c.subject_ref == "PLANTED"),
+        );
+        rt.block_on(store.record_search(
+            &investigator,
+            &NewSearch {
+                kind: SearchKind::Oifr,
+                case_ref: "BENCH".into(),
+                reason: "benchmark".into(),
+                media_kind: media.media_kind,
+                frames: media.frames,
+                faces,
+            },
+        ))?;
+        let t3 = Instant::now();
+        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+        faces_ms.push(ms(t0, t1));
+        search_ms.push(ms(t1, t2));
+        record_ms.push(ms(t2, t3));
+        total.push(ms(t0, t3));
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let pick = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        serde_json::json!({"p50": pick(0.5), "p99": pick(0.99)})
+    };
+    print_line(&serde_json::json!({
+        "reference_templates": index.len(),
+        "index_build_s": build_s,
+        "iterations": total.len(),
+        "end_to_end_ms": stats(&mut total),
+        "faces_ms": stats(&mut faces_ms),
+        "search_ms": stats(&mut search_ms),
+        "record_ms": stats(&mut record_ms),
+        "planted_rank1": rank1 as f64 / a.iterations.max(1) as f64,
+        "peak_rss_mib": crate::bench::peak_rss_mib(),
+    }))?;
+    Ok(ExitCode::SUCCESS)
 }
