@@ -598,3 +598,77 @@ async fn a_user_of_another_deployment_cannot_open_an_alert_image() {
         .iter()
         .any(|e| e.action == "alert.image.view" && e.actor == "stranger"));
 }
+
+/// An Investigator on the search page: uploads a photo with a case
+/// reference and reason, sees the planted custody image ranked first, and
+/// records a review; an Operator is refused the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn investigator_searches_a_photo_and_reviews_the_first_candidate() {
+    let f = fixture().await;
+    let base = serve(common::search::search_state(&f, 10_000).await).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "investigator").await;
+    c.goto(&format!("{base}/console/search")).await.unwrap();
+    b.type_into("case_ref", "OP-HERON/2026/7").await;
+    b.type_into("reason", "street robbery; victim's phone photo")
+        .await;
+    b.wait_for(Locator::Id("media"))
+        .await
+        .send_keys(
+            &common::search::sample_path("obama_2.jpg")
+                .display()
+                .to_string(),
+        )
+        .await
+        .unwrap();
+    b.click("go").await;
+    let first = b.wait_for(Locator::Css(".cand[data-rank='1']")).await;
+    let subject = first.find(Locator::Css(".subject")).await.unwrap();
+    assert_eq!(subject.text().await.unwrap(), "CUSTODY-OBAMA");
+    first
+        .find(Locator::Css(".note"))
+        .await
+        .unwrap()
+        .send_keys("same ear shape; check custody record")
+        .await
+        .unwrap();
+    first
+        .find(Locator::Css(".possible"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(
+            "//div[@data-rank='1']/div[@class='verdict'][text()='possible match']",
+        ))
+        .await
+        .unwrap();
+    // The search is listed under "My searches".
+    b.wait_for(Locator::XPath(
+        "//ul[@id='mine']/li/a[text()='OP-HERON/2026/7']",
+    ))
+    .await;
+    b.screenshot("console-search.png").await;
+    let auditor = f.store.user("auditor").await.unwrap();
+    let log = f.store.audit_entries(&auditor, 0, 10_000).await.unwrap();
+    for action in [
+        "search.run",
+        "search.probe.read",
+        "search.candidate.read",
+        "search.review",
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e.actor == "investigator" && e.action == action),
+            "{action}"
+        );
+    }
+
+    b.log_in(&base, "operator").await;
+    c.goto(&format!("{base}/console/search")).await.unwrap();
+    b.wait_for(Locator::Id("refused")).await;
+}

@@ -2,6 +2,8 @@
 //! with a Watchlist entry and one Alert, and the router over it.
 #![allow(dead_code)]
 
+pub mod search;
+
 use std::sync::Arc;
 
 use axum::body::Body;
