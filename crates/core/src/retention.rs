@@ -16,6 +16,9 @@ pub enum DataKind {
     Footage,
     /// The Deployment's Watchlist (entries and images).
     Watchlist,
+    /// An RFR/OIFR search's probe faces, candidates and reviews (the record
+    /// of who searched, when, for which case and why stays).
+    Search,
 }
 
 /// The clock each kind of data runs on.
@@ -27,6 +30,15 @@ pub struct RetentionPolicy {
     pub footage_max_ms: Millis,
     /// Watchlist: at most 24 hours after the Deployment ends.
     pub watchlist_after_end_ms: Millis,
+    /// RFR/OIFR search results: a year from the search unless held for
+    /// the case (the policy documents set no figure; a force sets its own
+    /// under its Management of Police Information rules).
+    #[serde(default = "default_search_max_ms")]
+    pub search_max_ms: Millis,
+}
+
+fn default_search_max_ms() -> Millis {
+    365 * DAY_MS
 }
 
 impl Default for RetentionPolicy {
@@ -35,6 +47,7 @@ impl Default for RetentionPolicy {
             alert_max_ms: 31 * DAY_MS,
             footage_max_ms: 31 * DAY_MS,
             watchlist_after_end_ms: 24 * HOUR_MS,
+            search_max_ms: default_search_max_ms(),
         }
     }
 }
@@ -51,6 +64,7 @@ impl RetentionPolicy {
                     DataKind::Alert => self.alert_max_ms,
                     DataKind::Footage => self.footage_max_ms,
                     DataKind::Watchlist => self.watchlist_after_end_ms,
+                    DataKind::Search => self.search_max_ms,
                 },
         )
     }

@@ -22,6 +22,8 @@ use crate::{new_id, Result, Store, StoreError};
 pub enum HoldTarget {
     Alert(String),
     Deployment(String),
+    /// An RFR/OIFR search, kept for its case.
+    Search(String),
 }
 
 impl HoldTarget {
@@ -29,6 +31,7 @@ impl HoldTarget {
         match self {
             Self::Alert(id) => format!("alert:{id}"),
             Self::Deployment(id) => format!("deployment:{id}"),
+            Self::Search(id) => format!("search:{id}"),
         }
     }
 }
@@ -39,6 +42,7 @@ pub struct SweepReport {
     pub watchlists_deleted: u64,
     pub keys_destroyed: u64,
     pub footage_deleted: u64,
+    pub searches_deleted: u64,
     pub held_back: u64,
     pub deployments_stopped: u64,
 }
@@ -71,11 +75,20 @@ impl Store {
         target: HoldTarget,
         reason: &str,
     ) -> Result<LegalHold> {
-        let deployment = match &target {
-            HoldTarget::Alert(id) => self.deployment_of_alert(id).await?,
-            HoldTarget::Deployment(id) => self.deployment(id).await?.id,
+        let assignment = match &target {
+            HoldTarget::Alert(id) => {
+                let deployment = self.deployment_of_alert(id).await?;
+                self.assignment(&deployment, &who.id).await?
+            }
+            HoldTarget::Deployment(id) => {
+                let deployment = self.deployment(id).await?.id;
+                self.assignment(&deployment, &who.id).await?
+            }
+            HoldTarget::Search(id) => {
+                self.search_exists(id).await?;
+                Vec::new()
+            }
         };
-        let assignment = self.assignment(&deployment, &who.id).await?;
         access::check(who, Action::PlaceLegalHold, &assignment)?;
         if reason.trim().is_empty() {
             return Err(StoreError::Invalid(
@@ -112,12 +125,15 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("active legal hold {hold_id}")))?;
         let target: String = r.try_get("target")?;
-        let deployment = match target.split_once(':') {
-            Some(("alert", id)) => self.deployment_of_alert(id).await?,
-            Some((_, id)) => id.to_string(),
+        let assignment = match target.split_once(':') {
+            Some(("alert", id)) => {
+                let deployment = self.deployment_of_alert(id).await?;
+                self.assignment(&deployment, &who.id).await?
+            }
+            Some(("search", _)) => Vec::new(),
+            Some((_, id)) => self.assignment(id, &who.id).await?,
             None => return Err(StoreError::Corrupt(format!("hold target {target}"))),
         };
-        let assignment = self.assignment(&deployment, &who.id).await?;
         access::check(who, Action::ReleaseLegalHold, &assignment)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE legal_holds SET released_ms = $1 WHERE id = $2")
@@ -171,6 +187,20 @@ impl Store {
                 due_at: policy.due_at(DataKind::Watchlist, r.try_get("ended_ms")?),
                 held: self.held(&[format!("deployment:{id}")]).await?,
                 target: format!("watchlist of deployment {id}"),
+            });
+        }
+        for r in sqlx::query(
+            "SELECT id, created_ms FROM searches WHERE deleted_ms IS NULL ORDER BY created_ms",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            let id: String = r.try_get("id")?;
+            items.push(DueItem {
+                kind: DataKind::Search,
+                due_at: policy.due_at(DataKind::Search, Some(r.try_get("created_ms")?)),
+                held: self.held(&[format!("search:{id}")]).await?,
+                target: format!("search {id}"),
             });
         }
         for r in sqlx::query(
@@ -352,6 +382,51 @@ impl Store {
             .await?;
             tx.commit().await?;
             report.footage_deleted += 1;
+        }
+        // RFR/OIFR search results past their rule: probe faces (and the
+        // search's key), candidates and reviews go; who searched, when, for
+        // which case and why stay, for accountability.
+        let rows = sqlx::query("SELECT id, created_ms FROM searches WHERE deleted_ms IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            if !policy.is_due(DataKind::Search, Some(r.try_get("created_ms")?), false, now) {
+                continue;
+            }
+            if self.held(&[format!("search:{id}")]).await? {
+                report.held_back += 1;
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            let probes = self
+                .destroy_key(&mut tx, &crate::searches::search_key(&id))
+                .await?;
+            let candidates = sqlx::query("DELETE FROM search_candidates WHERE search_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query("DELETE FROM search_faces WHERE search_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE searches SET deleted_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            self.append_audit(
+                &mut tx,
+                actor,
+                "retention.search.delete",
+                &id,
+                &format!("{probes} probe images, {candidates} candidates; search key destroyed"),
+            )
+            .await?;
+            tx.commit().await?;
+            report.searches_deleted += 1;
+            report.keys_destroyed += 1;
         }
         if report != SweepReport::default() {
             tracing::info!(?report, "retention sweep");

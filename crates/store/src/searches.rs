@@ -142,10 +142,12 @@ pub struct SearchRecord {
     pub media_kind: String,
     pub frames: u32,
     pub created: Millis,
+    /// When retention deleted the faces, candidates and reviews.
+    pub deleted: Option<Millis>,
     pub faces: Vec<FaceRecord>,
 }
 
-fn search_key(search_id: &str) -> String {
+pub(crate) fn search_key(search_id: &str) -> String {
     format!("search/{search_id}")
 }
 
@@ -376,10 +378,19 @@ impl Store {
         Ok(id)
     }
 
+    pub(crate) async fn search_exists(&self, id: &str) -> Result<()> {
+        sqlx::query("SELECT id FROM searches WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|_| ())
+            .ok_or_else(|| StoreError::NotFound(format!("search {id}")))
+    }
+
     /// Checks `user` may read search `id` (the Investigator who ran it).
     async fn own_search(&self, user: &User, id: &str) -> Result<sqlx::any::AnyRow> {
         access::check(user, Action::RunSearch, &[])?;
-        let row = sqlx::query("SELECT id, kind, user_id, case_ref, reason, media_kind, frames, created_ms FROM searches WHERE id = $1")
+        let row = sqlx::query("SELECT id, kind, user_id, case_ref, reason, media_kind, frames, created_ms, deleted_ms FROM searches WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -457,6 +468,7 @@ impl Store {
             media_kind: row.try_get("media_kind")?,
             frames: row.try_get::<i64, _>("frames")? as u32,
             created: row.try_get("created_ms")?,
+            deleted: row.try_get("deleted_ms")?,
             faces: out,
         })
     }

@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use vigil_core::retention::RetentionPolicy;
+use vigil_store::retention::HoldTarget;
 use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
 use vigil_store::StoreError;
 
@@ -149,6 +151,56 @@ async fn searches_templates_reviews_and_audit_on_both_backends() {
                 w.name
             );
         }
+
+        // Retention: a year on, results go unless the search is held for
+        // its case; the record of who searched, when and why stays.
+        let kept = s
+            .record_search(&p.investigator, &search("K-2", &img))
+            .await
+            .unwrap();
+        s.place_hold(
+            &p.investigator,
+            HoldTarget::Search(kept.clone()),
+            "trial pending",
+        )
+        .await
+        .unwrap();
+        let policy = RetentionPolicy::default();
+        assert_eq!(
+            s.retention_run("system", &policy)
+                .await
+                .unwrap()
+                .searches_deleted,
+            0
+        );
+        w.clock.advance(policy.search_max_ms + 1);
+        let report = s.retention_run("system", &policy).await.unwrap();
+        assert_eq!(
+            (report.searches_deleted, report.held_back),
+            (1, 1),
+            "{}",
+            w.name
+        );
+        let gone = s.search_record(&p.investigator, &id).await.unwrap();
+        assert!(gone.deleted.is_some() && gone.faces.is_empty());
+        assert_eq!(
+            (gone.case_ref.as_str(), gone.user_id.as_str()),
+            ("K-1", "investigator")
+        );
+        assert!(matches!(
+            s.search_probe_image(&p.investigator, &id, 0).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let held = s.search_record(&p.investigator, &kept).await.unwrap();
+        assert!(held.deleted.is_none() && held.faces.len() == 1);
+        let log: Vec<String> = s
+            .audit_entries(&p.auditor, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert!(log.iter().any(|a| a == "retention.search.delete"));
         assert!(s.audit_verify().await.unwrap().ok);
     }
 }

@@ -19,7 +19,9 @@ CREATE TABLE searches (
     reason TEXT NOT NULL,
     media_kind TEXT NOT NULL,
     frames BIGINT NOT NULL,
-    created_ms BIGINT NOT NULL
+    created_ms BIGINT NOT NULL,
+    -- When the retention sweeper deleted the faces, candidates and reviews.
+    deleted_ms BIGINT
 );
 CREATE INDEX searches_user ON searches(user_id, created_ms);
 
