@@ -46,6 +46,69 @@ pub struct GalleryBenchArgs {
     dim: usize,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Also load each gallery into PostgreSQL + pgvector at this URL, build
+    /// its HNSW index and measure it against the exact search here.
+    #[arg(long, value_name = "URL")]
+    pgvector: Option<String>,
+}
+
+/// pgvector on the same gallery: load rate, HNSW build time, search
+/// latency, recall@k against `exact` and the planted mates at rank 1.
+fn pgvector_row(
+    url: &str,
+    idx: &vigil_gallery::index::FlatIndex,
+    queries: &[Vec<f32>],
+    exact: &[Vec<vigil_gallery::index::Hit>],
+    a: &GalleryBenchArgs,
+) -> Result<serde_json::Value> {
+    use vigil_gallery::pgvector::PgVectorIndex;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let pack = format!("bench_{}", rand::random::<u32>());
+        let pg = PgVectorIndex::connect(url, &pack, a.dim).await?;
+        let t = Instant::now();
+        let mut batch = Vec::with_capacity(10_000);
+        for r in 0..idx.len() {
+            let (id, v) = idx.row(r).context("row")?;
+            batch.push((id.to_string(), id.to_string(), v.to_vec()));
+            if batch.len() == 10_000 || r + 1 == idx.len() {
+                pg.add_batch(&batch).await?;
+                batch.clear();
+            }
+        }
+        let load_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        pg.build_hnsw(16, 64).await?;
+        let build_s = t.elapsed().as_secs_f64();
+        let mut ms = Vec::new();
+        let (mut found, mut mate_first) = (0usize, 0usize);
+        for (qi, (q, e)) in queries.iter().zip(exact).enumerate() {
+            let t = Instant::now();
+            let hits = pg.search(q, a.k, false).await?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            found += hits
+                .iter()
+                .filter(|h| e.iter().any(|x| x.id.to_string() == h.image_id))
+                .count();
+            mate_first += usize::from(
+                hits.first()
+                    .is_some_and(|h| h.image_id == (u64::MAX - qi as u64).to_string()),
+            );
+        }
+        pg.drop_table().await?;
+        ms.sort_by(f64::total_cmp);
+        let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+        anyhow::Ok(json!({
+            "load_per_s": idx.len() as f64 / load_s,
+            "hnsw_build_s": build_s,
+            "hnsw": {"m": 16, "ef_construction": 64, "ef_search": (8 * a.k).clamp(40, 1000)},
+            "search_ms": {"p50": pick(0.5), "p99": pick(0.99)},
+            "recall_at_k": found as f64 / (a.k * queries.len()) as f64,
+            "planted_mate_rank1": mate_first as f64 / queries.len() as f64,
+        }))
+    })
 }
 
 fn random_unit(rng: &mut impl rand::Rng, d: usize) -> Vec<f32> {
@@ -109,7 +172,12 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             found += f.iter().filter(|h| e.iter().any(|x| x.id == h.id)).count();
             mate_first += usize::from(f.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
         }
+        let pgvector = match &a.pgvector {
+            Some(url) => Some(pgvector_row(url, &idx, &queries, &exact, a)?),
+            None => None,
+        };
         let row = json!({
+            "pgvector": pgvector,
             "templates": n,
             "dim": a.dim,
             "exact_f32_ms": {"p50": e50, "p99": e99},

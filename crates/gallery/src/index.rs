@@ -102,6 +102,13 @@ impl FlatIndex {
         self.ids.is_empty()
     }
 
+    /// The caller's id and the template of row `row` (to copy an index
+    /// into another backend).
+    pub fn row(&self, row: usize) -> Option<(u64, &[f32])> {
+        let id = *self.ids.get(row)?;
+        Some((id, &self.f32s[row * self.dim..(row + 1) * self.dim]))
+    }
+
     /// Bytes held per template (both stores and the id).
     pub fn bytes_per_template(&self) -> usize {
         self.dim * 5 + 8

@@ -182,6 +182,14 @@ impl PgVectorIndex {
         }
     }
 
+    /// Removes the pack's table (benchmarks clean up after themselves).
+    pub async fn drop_table(self) -> Result<(), PgVectorError> {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", self.table))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn count(&self) -> Result<usize, PgVectorError> {
         let n: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {}", self.table))
             .fetch_one(&self.pool)
