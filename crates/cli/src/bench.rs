@@ -46,10 +46,47 @@ pub struct GalleryBenchArgs {
     dim: usize,
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Also time the int8 scan on the GPU (CUDA), when one is present.
+    #[arg(long)]
+    gpu: bool,
     /// Also load each gallery into PostgreSQL + pgvector at this URL, build
     /// its HNSW index and measure it against the exact search here.
     #[arg(long, value_name = "URL")]
     pgvector: Option<String>,
+}
+
+/// The GPU scan on the same gallery: upload time, latency, and agreement
+/// with exact search.
+fn gpu_row(
+    idx: &vigil_gallery::index::FlatIndex,
+    queries: &[Vec<f32>],
+    exact: &[Vec<vigil_gallery::index::Hit>],
+    a: &GalleryBenchArgs,
+) -> Result<serde_json::Value> {
+    let t = Instant::now();
+    let mut gpu = vigil_gallery::gpu::GpuScan::new(idx)?;
+    let upload_s = t.elapsed().as_secs_f64();
+    let mut ms = Vec::new();
+    let (mut found, mut mate_first) = (0usize, 0usize);
+    for (qi, (q, e)) in queries.iter().zip(exact).enumerate() {
+        let t = Instant::now();
+        let hits = gpu.search(idx, q, a.k, a.rerank)?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        found += hits
+            .iter()
+            .filter(|h| e.iter().any(|x| x.id == h.id))
+            .count();
+        mate_first += usize::from(hits.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
+    }
+    ms.sort_by(f64::total_cmp);
+    let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    Ok(json!({
+        "device": gpu.device(),
+        "upload_s": upload_s,
+        "int8_rerank_ms": {"p50": pick(0.5), "p99": pick(0.99)},
+        "recall_at_k": found as f64 / (a.k * queries.len()) as f64,
+        "planted_mate_rank1": mate_first as f64 / queries.len() as f64,
+    }))
 }
 
 /// pgvector on the same gallery: load rate, HNSW build time, search
@@ -172,12 +209,18 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             found += f.iter().filter(|h| e.iter().any(|x| x.id == h.id)).count();
             mate_first += usize::from(f.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
         }
+        let gpu = if a.gpu {
+            Some(gpu_row(&idx, &queries, &exact, a)?)
+        } else {
+            None
+        };
         let pgvector = match &a.pgvector {
             Some(url) => Some(pgvector_row(url, &idx, &queries, &exact, a)?),
             None => None,
         };
         let row = json!({
             "pgvector": pgvector,
+            "gpu": gpu,
             "templates": n,
             "dim": a.dim,
             "exact_f32_ms": {"p50": e50, "p99": e99},

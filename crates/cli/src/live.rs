@@ -506,8 +506,14 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
         );
         let mut state = app_state(store.clone(), hooks);
         if let Some(engine) = engine {
-            state =
-                crate::search::enable_search(state, &store, engine, commands::limits(g)).await?;
+            state = crate::search::enable_search(
+                state,
+                &store,
+                engine,
+                commands::limits(g),
+                g.provider != vigil_vision::Provider::Cpu,
+            )
+            .await?;
         }
         eprintln!(
             "Vigil console at {}://{}:{}/console (Ctrl-C to stop)",
@@ -657,6 +663,7 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         &store,
         engine_for_search,
         commands::limits(g),
+        g.provider != vigil_vision::Provider::Cpu,
     ))?;
     rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls))?;
     if let Ok(run) = Arc::try_unwrap(run) {

@@ -29,6 +29,7 @@ pub async fn reference_index(
     store: &Store,
     pack: &str,
     dim: usize,
+    try_gpu: bool,
 ) -> Result<Arc<RwLock<ReferenceIndex>>> {
     let mut index = ReferenceIndex::new(pack, dim);
     let mut skipped = 0usize;
@@ -44,6 +45,12 @@ pub async fn reference_index(
         );
     }
     tracing::info!(templates = index.len(), pack, "reference index built");
+    if try_gpu {
+        match index.enable_gpu() {
+            Ok(device) => tracing::info!(device, "reference searches run on the GPU"),
+            Err(e) => tracing::info!("reference searches run on the CPU: {e}"),
+        }
+    }
     Ok(Arc::new(RwLock::new(index)))
 }
 
@@ -77,6 +84,7 @@ pub async fn enable_search(
     store: &Store,
     engine: Arc<FaceEngine>,
     limits: DecodeLimits,
+    try_gpu: bool,
 ) -> Result<vigil_server::AppState> {
     let Some(r) = engine.recogniser() else {
         return Ok(state);
@@ -86,7 +94,7 @@ pub async fn enable_search(
     if encoded > 0 {
         tracing::info!(encoded, "reference images encoded");
     }
-    let index = reference_index(store, &pack, dim).await?;
+    let index = reference_index(store, &pack, dim, try_gpu).await?;
     let mut state = state.with_reference(index);
     state.hooks.probe_faces = Some(probe_hook(engine, limits));
     Ok(state)

@@ -181,6 +181,23 @@ impl FlatIndex {
         hits
     }
 
+    /// The int8 store, row after row (what the GPU scan uploads).
+    pub fn i8_rows(&self) -> &[i8] {
+        &self.i8s
+    }
+
+    /// The query as the int8 scan sees it.
+    pub fn quantise_query(q: &[f32]) -> Vec<i8> {
+        quantise(q).collect()
+    }
+
+    /// Exact f32 re-scoring of `rows` (from any int8 scan), best `k`.
+    pub fn rerank_rows(&self, rows: &[u32], q: &[f32], k: usize) -> Vec<Hit> {
+        let mut hits = self.hits(rows.iter().map(|&r| Worst(0.0, r)).collect(), q);
+        hits.truncate(k);
+        hits
+    }
+
     /// Exact search: every template scored in f32.
     pub fn search_exact(&self, q: &[f32], k: usize) -> Vec<Hit> {
         if k == 0 || self.is_empty() || q.len() != self.dim {

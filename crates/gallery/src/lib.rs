@@ -6,6 +6,7 @@
 //! galleries. Results are ranked candidates for a human to review, never an
 //! identification.
 
+pub mod gpu;
 pub mod index;
 pub mod pgvector;
 pub mod probe;

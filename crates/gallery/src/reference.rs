@@ -5,6 +5,9 @@
 //! authoritative copy, and the index is rebuilt from it when the server
 //! starts and extended as images are enrolled.
 
+use std::sync::Mutex;
+
+use crate::gpu::{GpuError, GpuScan};
 use crate::index::FlatIndex;
 
 /// A ranked candidate from the reference store: a lead for a human to
@@ -17,11 +20,13 @@ pub struct ReferenceHit {
     pub score: f32,
 }
 
-#[derive(Debug, Clone)]
 pub struct ReferenceIndex {
     pack: String,
     index: FlatIndex,
     rows: Vec<(String, String)>,
+    /// The int8 scan on a GPU, when enabled and one is present; uploaded
+    /// again after enrolments (it answers only for the rows it holds).
+    gpu: Option<Mutex<GpuScan>>,
 }
 
 impl ReferenceIndex {
@@ -30,7 +35,28 @@ impl ReferenceIndex {
             pack: pack.to_string(),
             index: FlatIndex::new(dim),
             rows: Vec::new(),
+            gpu: None,
         }
+    }
+
+    /// Searches on the GPU from now on (the CPU scan stays the fallback);
+    /// returns the device's name, or why there is none.
+    pub fn enable_gpu(&mut self) -> Result<String, GpuError> {
+        let scan = GpuScan::new(&self.index)?;
+        let name = scan.device().to_string();
+        self.gpu = Some(Mutex::new(scan));
+        Ok(name)
+    }
+
+    /// The GPU's answer, when it holds every row (re-uploading once after
+    /// enrolments); None sends the search to the CPU.
+    fn gpu_search(&self, probe: &[f32], wanted: usize) -> Option<Vec<crate::index::Hit>> {
+        let mut scan = self.gpu.as_ref()?.lock().unwrap_or_else(|p| p.into_inner());
+        if scan.len() != self.index.len() {
+            *scan = GpuScan::new(&self.index).ok()?;
+        }
+        scan.search(&self.index, probe, wanted, wanted.max(200))
+            .ok()
     }
 
     pub fn pack(&self) -> &str {
@@ -74,7 +100,9 @@ impl ReferenceIndex {
         }
         let mut wanted = k.saturating_mul(4).max(k);
         loop {
-            let hits = self.index.search(probe, wanted, wanted.max(200));
+            let hits = self
+                .gpu_search(probe, wanted)
+                .unwrap_or_else(|| self.index.search(probe, wanted, wanted.max(200)));
             let exhausted = hits.len() < wanted;
             let mut out: Vec<ReferenceHit> = Vec::with_capacity(k);
             for h in hits {
