@@ -185,4 +185,44 @@ mod tests {
         assert_eq!(r.search(&[1.0, 0.0], 1).len(), 1);
         assert!(r.search(&[1.0], 1).is_empty());
     }
+
+    /// Where a GPU is present (the lent H100), the reference index answers
+    /// from it exactly as from the CPU, also after an enrolment.
+    #[test]
+    fn gpu_and_cpu_reference_searches_agree() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let mut unit = || {
+            let v: Vec<f32> = (0..128).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+        };
+        let mut cpu = ReferenceIndex::new("p", 128);
+        let mut gpu = ReferenceIndex::new("p", 128);
+        for i in 0..50_000 {
+            let v = unit();
+            cpu.add(&format!("i{i}"), &format!("S{}", i / 3), &v)
+                .unwrap();
+            gpu.add(&format!("i{i}"), &format!("S{}", i / 3), &v)
+                .unwrap();
+        }
+        if let Err(e) = gpu.enable_gpu() {
+            eprintln!("no GPU here ({e}); the CPU path is tested elsewhere");
+            return;
+        }
+        let probe = unit();
+        let late = unit();
+        for (r, v) in [(&mut cpu, &late), (&mut gpu, &late)] {
+            r.add("late", "LATE", v).unwrap();
+        }
+        for q in [&probe, &late] {
+            let (a, b) = (cpu.search(q, 20), gpu.search(q, 20));
+            assert_eq!(a, b);
+        }
+        assert_eq!(
+            gpu.search(&late, 1)[0].subject_ref,
+            "LATE",
+            "enrolled after the upload"
+        );
+    }
 }
