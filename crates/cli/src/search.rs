@@ -303,7 +303,7 @@ pub struct OifrBenchArgs {
 /// a SQLite store (probe crop sealed, candidates written, audit appended).
 pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
     use rand::{Rng, SeedableRng};
-    use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, SearchKind};
+    use vigil_store::searches::{NewSearch, SearchKind};
     let engine = commands::engine(g, true)?;
     let r = engine.recogniser().context("no recogniser")?;
     let (pack, dim) = (r.id().to_string(), r.dimension());
@@ -358,23 +358,7 @@ pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
         let media = vigil_live::media::read_probe_media(&engine, &probe, "image/jpeg", limits)
             .map_err(anyhow::Error::msg)?;
         let t1 = Instant::now();
-        let faces: Vec<ProbeFace> = media
-            .faces
-            .into_iter()
-            .map(|f| ProbeFace {
-                candidates: index
-                    .search(&f.vector, 20)
-                    .into_iter()
-                    .map(|h| CandidateRef {
-                        image_id: h.image_id,
-                        subject_ref: h.subject_ref,
-                        score: f64::from(h.score),
-                    })
-                    .collect(),
-                crop_jpeg: Some(f.crop_jpeg),
-                quality: f.quality,
-            })
-            .collect();
+        let faces = vigil_server::rfr::search_faces(&index, media.faces, 20);
         let t2 = Instant::now();
         rank1 += usize::from(
             faces

@@ -28,6 +28,31 @@ const MAX_K: usize = 100;
 
 pub use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
 
+/// Each probe face's best `k` candidates from the reference index, as the
+/// store records them.
+pub fn search_faces(
+    index: &vigil_gallery::reference::ReferenceIndex,
+    faces: Vec<ProbeFaceTemplate>,
+    k: usize,
+) -> Vec<ProbeFace> {
+    faces
+        .into_iter()
+        .map(|f| ProbeFace {
+            candidates: index
+                .search(&f.vector, k)
+                .into_iter()
+                .map(|h| CandidateRef {
+                    image_id: h.image_id,
+                    subject_ref: h.subject_ref,
+                    score: f64::from(h.score),
+                })
+                .collect(),
+            crop_jpeg: Some(f.crop_jpeg),
+            quality: f.quality,
+        })
+        .collect()
+}
+
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
 }
@@ -152,23 +177,7 @@ pub async fn create(
         .ok_or_else(|| unavailable("reference index"))?;
     let faces = tokio::task::spawn_blocking(move || {
         let index = index.read().unwrap_or_else(|p| p.into_inner());
-        found
-            .faces
-            .into_iter()
-            .map(|f| ProbeFace {
-                candidates: index
-                    .search(&f.vector, k)
-                    .into_iter()
-                    .map(|h| CandidateRef {
-                        image_id: h.image_id,
-                        subject_ref: h.subject_ref,
-                        score: f64::from(h.score),
-                    })
-                    .collect(),
-                crop_jpeg: Some(f.crop_jpeg),
-                quality: f.quality,
-            })
-            .collect::<Vec<_>>()
+        search_faces(&index, found.faces, k)
     })
     .await
     .map_err(|_| {
