@@ -385,6 +385,10 @@ pub struct ServeArgs {
     port: u16,
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
+    /// Search the reference store in PostgreSQL + pgvector at this URL
+    /// (kept up to date from the store at start) instead of in memory.
+    #[arg(long, env = "VIGIL_PGVECTOR_URL", hide_env_values = true)]
+    pgvector: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -512,6 +516,7 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
                 engine,
                 commands::limits(g),
                 g.provider != vigil_vision::Provider::Cpu,
+                a.pgvector.as_deref(),
             )
             .await?;
         }
@@ -664,6 +669,7 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         engine_for_search,
         commands::limits(g),
         g.provider != vigil_vision::Provider::Cpu,
+        None,
     ))?;
     rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls))?;
     if let Ok(run) = Arc::try_unwrap(run) {

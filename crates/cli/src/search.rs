@@ -85,6 +85,7 @@ pub async fn enable_search(
     engine: Arc<FaceEngine>,
     limits: DecodeLimits,
     try_gpu: bool,
+    pgvector: Option<&str>,
 ) -> Result<vigil_server::AppState> {
     let Some(r) = engine.recogniser() else {
         return Ok(state);
@@ -94,10 +95,43 @@ pub async fn enable_search(
     if encoded > 0 {
         tracing::info!(encoded, "reference images encoded");
     }
-    let index = reference_index(store, &pack, dim, try_gpu).await?;
-    let mut state = state.with_reference(index);
+    let mut state = match pgvector {
+        Some(url) => state.with_pgvector(Arc::new(pgvector_index(store, url, &pack, dim).await?)),
+        None => state.with_reference(reference_index(store, &pack, dim, try_gpu).await?),
+    };
     state.hooks.probe_faces = Some(probe_hook(engine, limits));
     Ok(state)
+}
+
+/// The reference store in PostgreSQL + pgvector at `url`, brought up to
+/// date from the store (the authoritative copy; rows already there are
+/// left alone, so a restart loads only what is new) and given its HNSW
+/// index.
+pub async fn pgvector_index(
+    store: &Store,
+    url: &str,
+    pack: &str,
+    dim: usize,
+) -> Result<vigil_gallery::pgvector::PgVectorIndex> {
+    let pg = vigil_gallery::pgvector::PgVectorIndex::connect(url, pack, dim)
+        .await
+        .with_context(|| format!("pgvector at {}", vigil_store::redact(url)))?;
+    let templates = store.reference_templates(pack).await?;
+    for chunk in templates.chunks(5_000) {
+        let rows: Vec<(String, String, Vec<f32>)> = chunk
+            .iter()
+            .filter(|t| t.vector.len() == dim)
+            .map(|t| (t.image_id.clone(), t.subject_ref.clone(), t.vector.clone()))
+            .collect();
+        pg.add_batch(&rows).await?;
+    }
+    pg.build_hnsw(16, 64).await?;
+    tracing::info!(
+        templates = pg.count().await?,
+        pack,
+        "pgvector reference index ready"
+    );
+    Ok(pg)
 }
 
 /// What enrolling one image came to.

@@ -39,8 +39,18 @@ pub struct AppState {
     pub hooks: Hooks,
     quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
     /// The searchable reference store for RFR/OIFR (None: searches answer
-    /// 503). Shared with the enrolment path, which extends it.
-    pub reference: Option<Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>>,
+    /// 503).
+    pub reference: Option<ReferenceSearch>,
+}
+
+/// Where RFR/OIFR searches look.
+#[derive(Clone)]
+pub enum ReferenceSearch {
+    /// In this process (the CPU or GPU scan), rebuilt from the store at
+    /// start; shared with the enrolment path, which extends it.
+    Memory(Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>),
+    /// PostgreSQL + pgvector: one index for several servers.
+    PgVector(Arc<vigil_gallery::pgvector::PgVectorIndex>),
 }
 
 pub type CameraHealthFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -89,7 +99,13 @@ impl AppState {
         mut self,
         index: Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>,
     ) -> Self {
-        self.reference = Some(index);
+        self.reference = Some(ReferenceSearch::Memory(index));
+        self
+    }
+
+    /// Serves RFR/OIFR searches from PostgreSQL + pgvector.
+    pub fn with_pgvector(mut self, index: Arc<vigil_gallery::pgvector::PgVectorIndex>) -> Self {
+        self.reference = Some(ReferenceSearch::PgVector(index));
         self
     }
 

@@ -18,7 +18,7 @@ use vigil_store::StoreError;
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, ReferenceSearch};
 
 /// Largest upload for a search: a phone video of a minute or two.
 pub const MAX_SEARCH_BYTES: usize = 256 << 20;
@@ -28,8 +28,27 @@ const MAX_K: usize = 100;
 
 pub use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
 
-/// Each probe face's best `k` candidates from the reference index, as the
-/// store records them.
+/// A probe face and its candidates, as the store records them.
+fn probe_face(
+    f: ProbeFaceTemplate,
+    hits: Vec<vigil_gallery::reference::ReferenceHit>,
+) -> ProbeFace {
+    ProbeFace {
+        candidates: hits
+            .into_iter()
+            .map(|h| CandidateRef {
+                image_id: h.image_id,
+                subject_ref: h.subject_ref,
+                score: f64::from(h.score),
+            })
+            .collect(),
+        crop_jpeg: Some(f.crop_jpeg),
+        quality: f.quality,
+    }
+}
+
+/// Each probe face's best `k` candidates from the in-memory reference
+/// index, as the store records them.
 pub fn search_faces(
     index: &vigil_gallery::reference::ReferenceIndex,
     faces: Vec<ProbeFaceTemplate>,
@@ -37,18 +56,9 @@ pub fn search_faces(
 ) -> Vec<ProbeFace> {
     faces
         .into_iter()
-        .map(|f| ProbeFace {
-            candidates: index
-                .search(&f.vector, k)
-                .into_iter()
-                .map(|h| CandidateRef {
-                    image_id: h.image_id,
-                    subject_ref: h.subject_ref,
-                    score: f64::from(h.score),
-                })
-                .collect(),
-            crop_jpeg: Some(f.crop_jpeg),
-            quality: f.quality,
+        .map(|f| {
+            let hits = index.search(&f.vector, k);
+            probe_face(f, hits)
         })
         .collect()
 }
@@ -171,22 +181,37 @@ pub async fn create(
             )
         })?
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable", e))?;
-    let index = state
+    let reference = state
         .reference
         .clone()
         .ok_or_else(|| unavailable("reference index"))?;
-    let faces = tokio::task::spawn_blocking(move || {
-        let index = index.read().unwrap_or_else(|p| p.into_inner());
-        search_faces(&index, found.faces, k)
-    })
-    .await
-    .map_err(|_| {
+    let failed = |what: String| {
+        tracing::error!("reference search failed: {what}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "search failed",
         )
-    })?;
+    };
+    let faces = match reference {
+        ReferenceSearch::Memory(index) => tokio::task::spawn_blocking(move || {
+            let index = index.read().unwrap_or_else(|p| p.into_inner());
+            search_faces(&index, found.faces, k)
+        })
+        .await
+        .map_err(|e| failed(e.to_string()))?,
+        ReferenceSearch::PgVector(pg) => {
+            let mut out = Vec::with_capacity(found.faces.len());
+            for f in found.faces {
+                let hits = pg
+                    .search(&f.vector, k, false)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                out.push(probe_face(f, hits));
+            }
+            out
+        }
+    };
     let id = state
         .store
         .record_search(

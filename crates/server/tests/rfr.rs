@@ -10,7 +10,7 @@ use std::process::Command;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::search::{sample, search_fixture};
+use common::search::{sample, search_fixture, search_state_pgvector};
 use common::*;
 use serde_json::{json, Value};
 
@@ -395,4 +395,44 @@ async fn a_video_is_sampled_and_one_person_is_searched_once() {
     let faces = s["faces"].as_array().unwrap();
     assert_eq!(faces.len(), 1, "one person across the frames is one probe");
     assert_eq!(faces[0]["candidates"][0]["subject_ref"], "CUSTODY-OBAMA");
+}
+
+/// The same search served from PostgreSQL + pgvector (HNSW) instead of
+/// memory: the planted custody image still comes first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pgvector_backend_serves_the_same_search() {
+    let url = std::env::var("VIGIL_TEST_PGVECTOR_URL").expect(
+        "VIGIL_TEST_PGVECTOR_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL with pgvector",
+    );
+    let mut f = fixture().await;
+    f.app = vigil_server::router(search_state_pgvector(&f, 5_000, &url).await);
+    let inv = login(&f, "investigator").await;
+    let (st, b, _) = send(
+        &f,
+        search_req(
+            Some(&inv),
+            multipart(
+                &[("case_ref", "PG-1"), ("reason", "shared index")],
+                Some((&sample("obama_2.jpg"), "image/jpeg")),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let s = json_of(&b);
+    let c = &s["faces"][0]["candidates"];
+    assert_eq!(c[0]["subject_ref"], "CUSTODY-OBAMA", "{s}");
+    assert!(c[0]["score"].as_f64().unwrap() > 0.5);
+    assert_eq!(c.as_array().unwrap().len(), 20);
+    let id = s["id"].as_str().unwrap();
+    let (st, img, _) = send(
+        &f,
+        get(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/1/image"),
+            Some(&inv),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(img, sample("obama_1.jpg"));
 }

@@ -65,59 +65,79 @@ pub async fn search_fixture(synthetic: usize) -> Fixture {
     f
 }
 
-/// The server state over `f`'s store with the face engine and a reference
-/// index of `synthetic` templates plus the two planted custody images.
-pub async fn search_state(f: &Fixture, synthetic: usize) -> AppState {
-    let engine = engine();
+/// Rows of a reference store: `synthetic` seeded templates with the two
+/// real custody images (enrolled in `f`'s store) planted in the middle.
+async fn planted_rows(
+    f: &Fixture,
+    engine: &FaceEngine,
+    synthetic: usize,
+) -> Vec<(String, String, Vec<f32>)> {
     let admin = f.store.user("admin").await.unwrap();
-    let mut index = ReferenceIndex::new(vigil_vision::DEFAULT_RECOGNISER, 128);
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    for i in 0..synthetic / 2 {
-        index
-            .add(
-                &format!("syn-{i}"),
-                &format!("SYN-{i}"),
-                &unit(&mut rng, 128),
-            )
-            .unwrap();
+    let mut rows = Vec::with_capacity(synthetic + 2);
+    for i in 0..synthetic {
+        rows.push((format!("syn-{i}"), format!("SYN-{i}"), unit(&mut rng, 128)));
+        if i + 1 == synthetic / 2 {
+            for (subject, file) in [
+                ("CUSTODY-OBAMA", "obama_1.jpg"),
+                ("CUSTODY-ARDERN", "ardern_1.jpg"),
+            ] {
+                let bytes = sample(file);
+                let v = template(engine, &bytes);
+                let id = f
+                    .store
+                    .enrol_reference(
+                        &admin,
+                        subject,
+                        file,
+                        &bytes,
+                        vigil_vision::DEFAULT_RECOGNISER,
+                        &v,
+                    )
+                    .await
+                    .unwrap();
+                rows.push((id, subject.to_string(), v));
+            }
+        }
     }
-    for (subject, file) in [
-        ("CUSTODY-OBAMA", "obama_1.jpg"),
-        ("CUSTODY-ARDERN", "ardern_1.jpg"),
-    ] {
-        let bytes = sample(file);
-        let v = template(&engine, &bytes);
-        let id = f
-            .store
-            .enrol_reference(
-                &admin,
-                subject,
-                file,
-                &bytes,
-                vigil_vision::DEFAULT_RECOGNISER,
-                &v,
-            )
-            .await
-            .unwrap();
-        index.add(&id, subject, &v).unwrap();
-    }
-    for i in synthetic / 2..synthetic {
-        index
-            .add(
-                &format!("syn-{i}"),
-                &format!("SYN-{i}"),
-                &unit(&mut rng, 128),
-            )
-            .unwrap();
-    }
-    let e = engine.clone();
-    let hooks = Hooks {
+    rows
+}
+
+fn hooks(engine: Arc<FaceEngine>) -> Hooks {
+    Hooks {
         probe_faces: Some(Arc::new(move |b: &[u8], ct: &str| {
-            vigil_live::media::read_probe_media(&e, b, ct, Default::default())
+            vigil_live::media::read_probe_media(&engine, b, ct, Default::default())
         })),
         ..Default::default()
-    };
+    }
+}
+
+/// The server state over `f`'s store with the face engine and an in-memory
+/// reference index of `synthetic` templates plus the two planted custody
+/// images.
+pub async fn search_state(f: &Fixture, synthetic: usize) -> AppState {
+    let engine = engine();
+    let mut index = ReferenceIndex::new(vigil_vision::DEFAULT_RECOGNISER, 128);
+    for (id, subject, v) in planted_rows(f, &engine, synthetic).await {
+        index.add(&id, &subject, &v).unwrap();
+    }
     AppState::new(f.store.clone(), Duration::from_secs(3600))
-        .with_hooks(hooks)
+        .with_hooks(hooks(engine))
         .with_reference(Arc::new(RwLock::new(index)))
+}
+
+/// As [`search_state`], searching PostgreSQL + pgvector at `url` (HNSW).
+pub async fn search_state_pgvector(f: &Fixture, synthetic: usize, url: &str) -> AppState {
+    let engine = engine();
+    let pack = format!("rfr_test_{}", rand::random::<u32>());
+    let pg = vigil_gallery::pgvector::PgVectorIndex::connect(url, &pack, 128)
+        .await
+        .unwrap();
+    pg.add_batch(&planted_rows(f, &engine, synthetic).await)
+        .await
+        .unwrap();
+    pg.build_hnsw(16, 64).await.unwrap();
+    AppState::new(f.store.clone(), Duration::from_secs(3600))
+        .with_hooks(hooks(engine))
+        .with_pgvector(Arc::new(pg))
 }
