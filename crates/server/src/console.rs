@@ -70,6 +70,18 @@ async fn session(
     }
 }
 
+/// The page a user sees where the rules refuse them, with the reason.
+fn refused(status: StatusCode, reason: &str) -> Response {
+    (
+        status,
+        page(
+            "Not available",
+            &format!("<p class=warn id=refused>{}</p>", escape(reason)),
+        ),
+    )
+        .into_response()
+}
+
 /// A page for a signed-in user: the CSRF token for its script, the common
 /// helpers, then the page's own markup and script.
 fn app_page(title: &str, csrf: &str, body: &str) -> Response {
@@ -382,14 +394,7 @@ pub async fn operator(
         } else {
             StatusCode::FORBIDDEN
         };
-        return (
-            status,
-            page(
-                "Not available",
-                &format!("<p class=warn id=refused>{}</p>", escape(&e.to_string())),
-            ),
-        )
-            .into_response();
+        return refused(status, &e.to_string());
     }
     app_page(
         "Operator",
@@ -447,14 +452,7 @@ pub async fn search(State(state): State<AppState>, headers: HeaderMap) -> Respon
         Err(r) => return r,
     };
     if let Err(e) = vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[]) {
-        return (
-            StatusCode::FORBIDDEN,
-            page(
-                "Not available",
-                &format!("<p class=warn id=refused>{}</p>", escape(&e.to_string())),
-            ),
-        )
-            .into_response();
+        return refused(StatusCode::FORBIDDEN, &e.to_string());
     }
     app_page(
         "Face search (RFR / OIFR)",

@@ -8,7 +8,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -495,14 +495,7 @@ pub async fn reference_image(
 ) -> Result<Response, ApiError> {
     let user = current_user(&state, &headers).await?;
     let bytes = state.store.reference_image(&user, &id, &rid).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::routes::jpeg(bytes))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

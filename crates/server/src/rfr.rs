@@ -9,15 +9,15 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
 use vigil_store::StoreError;
 
 use crate::error::ErrorBody;
-use crate::routes::{body, changing_user, current_user};
+use crate::routes::{body, changing_user, current_user, jpeg};
 use crate::{ApiError, AppState, ReferenceSearch};
 
 /// Largest upload for a search: a phone video of a minute or two.
@@ -251,17 +251,6 @@ pub async fn get_one(
     let user = current_user(&state, &headers).await?;
     let record = state.store.search_record(&user, &id).await?;
     Ok(Json(serde_json::to_value(record).unwrap_or_default()))
-}
-
-fn jpeg(bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "image/jpeg"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 /// `GET /api/v1/rfr/searches/{id}/faces/{face}/probe`: the probe face crop.

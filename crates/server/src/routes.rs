@@ -157,14 +157,20 @@ pub async fn alert_image(
         }
     };
     let bytes = state.store.alert_image(&user, &id, which).await?;
-    Ok((
+    Ok(jpeg(bytes))
+}
+
+/// An image read from the store: never cached by the browser or a proxy
+/// (every read must come back to the server, which audits it).
+pub(crate) fn jpeg(bytes: Vec<u8>) -> Response {
+    (
         [
             (header::CONTENT_TYPE, "image/jpeg"),
             (header::CACHE_CONTROL, "no-store"),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
