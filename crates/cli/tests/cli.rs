@@ -3,31 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use serde_json::Value;
+mod common;
 
-fn samples() -> PathBuf {
-    let dir = vigil_vision::engine::default_cache_dir().join("samples");
-    assert!(
-        dir.is_dir(),
-        "{} missing: run scripts/setup.sh",
-        dir.display()
-    );
-    dir
-}
-
-fn vigil() -> Command {
-    let mut c = Command::cargo_bin("vigil").unwrap();
-    c.env("VIGIL_LOG", "error").env("VIGIL_PROVIDER", "cpu");
-    c
-}
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
-}
+use common::{json_lines, samples, vigil};
 
 #[test]
 fn models_list_shows_four_verified_packs_with_provenance() {

@@ -2,26 +2,12 @@
 //! from the model cache, and on a labelled folder with bad images in it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn samples() -> PathBuf {
-    let dir = vigil_vision::engine::default_cache_dir().join("samples");
-    assert!(
-        dir.is_dir(),
-        "{} missing: run scripts/setup.sh",
-        dir.display()
-    );
-    dir
-}
+mod common;
 
-fn vigil() -> Command {
-    let mut c = Command::cargo_bin("vigil").unwrap();
-    c.env("VIGIL_LOG", "error").env("VIGIL_PROVIDER", "cpu");
-    c
-}
+use common::{samples, vigil};
 
 fn is_png(p: &std::path::Path) -> bool {
     std::fs::read(p).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG\r\n\x1a\n"))
