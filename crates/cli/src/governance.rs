@@ -34,8 +34,20 @@ pub struct DataArgs {
 
 #[derive(Subcommand)]
 pub enum AuditAction {
-    /// Recompute the hash chain; non-zero exit if any entry was changed or removed.
-    Verify,
+    /// Recompute the keyed chain and cross-check every record it vouches
+    /// for; with --checkpoint, also that the log still holds the entry the
+    /// checkpoint signed. Non-zero exit on any problem.
+    Verify {
+        /// A checkpoint file from `vigil audit checkpoint`, kept elsewhere.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Sign the log's present head (Ed25519, key derived from the master
+    /// key) and write it to FILE, for an Auditor to keep outside the system.
+    Checkpoint {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print audit entries as JSON lines.
     List {
         #[arg(long, default_value_t = 0)]
@@ -95,14 +107,34 @@ pub fn audit(d: &DataArgs, action: &AuditAction) -> Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open(d).await?;
         match action {
-            AuditAction::Verify => {
-                let v = store.audit_verify().await?;
+            AuditAction::Verify { checkpoint } => {
+                let cp = match checkpoint {
+                    Some(path) => {
+                        let text = std::fs::read_to_string(path)
+                            .with_context(|| format!("reading {}", path.display()))?;
+                        Some(
+                            serde_json::from_str::<vigil_store::audit::Checkpoint>(&text)
+                                .with_context(|| {
+                                    format!("{} is not a checkpoint", path.display())
+                                })?,
+                        )
+                    }
+                    None => None,
+                };
+                let v = store.audit_verify_against(cp.as_ref()).await?;
                 println!("{}", serde_json::to_string(&v)?);
                 Ok(if v.ok {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(1)
                 })
+            }
+            AuditAction::Checkpoint { out } => {
+                let cp = store.audit_checkpoint("system").await?;
+                std::fs::write(out, serde_json::to_string_pretty(&cp)? + "\n")
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("{}", serde_json::to_string(&cp)?);
+                Ok(ExitCode::SUCCESS)
             }
             AuditAction::List { after, limit } => {
                 for e in store.audit_entries(&system_user(), *after, *limit).await? {

@@ -25,8 +25,14 @@ pub struct LiveArgs {
     deployment: String,
     /// A camera: NAME=URL[,fps=10][,size=1280x720][,loop][,realtime][,zone=x:y;x:y;…][,min-ied=50][,max-faces=20].
     /// URL is anything ffmpeg opens: rtsp://, http://, /dev/video0, a file.
-    #[arg(long = "camera", required = true)]
+    /// A URL with credentials belongs in --camera-file, not on the command
+    /// line (which every local user can read).
+    #[arg(long = "camera", required_unless_present = "camera_file")]
     cameras: Vec<String>,
+    /// Cameras, one NAME=URL[,options] per line (# comments allowed): keep
+    /// credentials here, in a file only Vigil's user can read.
+    #[arg(long = "camera-file")]
+    camera_file: Option<std::path::PathBuf>,
     /// Stop after this many seconds (default: until Ctrl-C or every file ends).
     #[arg(long)]
     duration: Option<u64>,
@@ -114,10 +120,23 @@ fn interrupt_flag(rt: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
 }
 
 pub fn run(g: &Global, data: &DataArgs, a: &LiveArgs) -> Result<ExitCode> {
-    let cameras = a
-        .cameras
+    let mut specs = a.cameras.clone();
+    if let Some(path) = &a.camera_file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        specs.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    let cameras = specs
         .iter()
-        .map(|c| parse_camera(c))
+        .map(|c| {
+            parse_camera(c)
+                .with_context(|| format!("camera {}", vigil_live::ffmpeg::redact_urls(c)))
+        })
         .collect::<Result<Vec<_>>>()?;
     let rt = runtime()?;
     let store = Arc::new(rt.block_on(Store::open_data_dir(
@@ -467,9 +486,14 @@ async fn serve_until_interrupt(
         let listener = tokio::net::TcpListener::bind((bind, port))
             .await
             .with_context(|| format!("listening on {bind}:{port}"))?;
-        axum::serve(listener, vigil_server::router(state))
-            .with_graceful_shutdown(interrupted)
-            .await?;
+        vigil_server::serve::serve(
+            listener,
+            vigil_server::router(state),
+            None,
+            vigil_server::serve::Limits::default(),
+            interrupted,
+        )
+        .await?;
     }
     sweeper.abort();
     Ok(())
@@ -611,7 +635,12 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     }
     let operator = rt.block_on(store.user("operator"))?;
     println!("\nAlerts as the Operator sees them (Probe and Candidate images are encrypted; each view is audited):");
-    for al in rt.block_on(store.alerts(&operator, &deployment_id))? {
+    for al in rt.block_on(store.alerts(
+        &operator,
+        &deployment_id,
+        None,
+        vigil_store::alerts::MAX_ALERTS_PAGE,
+    ))? {
         println!(
             "  {}  {}  score {:.3}  RT {} ms  camera {}  state {:?}",
             al.id,

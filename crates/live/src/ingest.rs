@@ -12,13 +12,14 @@
 //! disturbing other cameras.
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
 use serde::Serialize;
+
+use crate::ffmpeg::{Ffmpeg, Killer};
 
 /// How a camera is read.
 #[derive(Debug, Clone)]
@@ -134,7 +135,7 @@ pub struct Stream {
     ready: Condvar,
     pub stats: StreamStats,
     stop: AtomicBool,
-    child: Mutex<Option<Child>>,
+    child: Mutex<Option<Killer>>,
 }
 
 impl Stream {
@@ -224,13 +225,13 @@ impl Stream {
     }
 
     fn kill_child(&self) {
-        if let Some(c) = self
+        if let Some(k) = self
             .child
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
+            .as_ref()
         {
-            let _ = c.kill();
+            k.kill();
         }
     }
 
@@ -290,53 +291,40 @@ impl Stream {
     }
 
     /// Runs ffmpeg until its stream ends. Ok(true) if any frame arrived.
+    /// ffmpeg's stderr is drained as it runs (a chatty stream cannot stall
+    /// the pipe) and its last lines, credentials redacted, become the
+    /// camera's error.
     fn read_once(&self, seq: &mut u64) -> Result<bool, String> {
-        let mut child = Command::new("ffmpeg")
-            .args(self.config.ffmpeg_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        let mut ffmpeg = Ffmpeg::spawn(&self.config.ffmpeg_args(), None, |_| {})
             .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
-        let mut stdout = child.stdout.take().ok_or("ffmpeg has no stdout")?;
-        let stderr = child.stderr.take();
-        *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+        *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ffmpeg.killer());
         let (w, h) = (self.config.width, self.config.height);
         let size = (w * h * 3) as usize;
         let mut got_any = false;
-        loop {
-            let mut buf = vec![0u8; size];
-            match stdout.read_exact(&mut buf) {
-                Ok(()) => {
-                    got_any = true;
-                    self.lock().last_error = None;
-                    *seq += 1;
-                    self.stats.frames_in.fetch_add(1, Ordering::Relaxed);
-                    let Some(image) = RgbImage::from_raw(w, h, buf) else {
-                        break;
-                    };
-                    self.publish(Frame {
-                        image,
-                        seq: *seq,
-                        captured: Instant::now(),
-                    });
+        if let Some(stdout) = ffmpeg.stdout() {
+            loop {
+                let mut buf = vec![0u8; size];
+                if stdout.read_exact(&mut buf).is_err() {
+                    break;
                 }
-                Err(_) => break,
+                got_any = true;
+                self.lock().last_error = None;
+                *seq += 1;
+                self.stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                let Some(image) = RgbImage::from_raw(w, h, buf) else {
+                    break;
+                };
+                self.publish(Frame {
+                    image,
+                    seq: *seq,
+                    captured: Instant::now(),
+                });
             }
         }
-        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let status = child.as_mut().and_then(|c| {
-            let _ = c.kill();
-            c.wait().ok()
-        });
-        let mut message = String::new();
-        if let Some(mut e) = stderr {
-            let _ = e.read_to_string(&mut message);
-        }
-        // ffmpeg's own messages can echo the URL (with credentials); keep
-        // only the last line and never log frame data.
-        let last = message.lines().last().unwrap_or("").trim().to_string();
-        match status {
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let done = ffmpeg.finish();
+        let last = done.last_line().unwrap_or("").to_string();
+        match done.status {
             Some(s) if s.success() && got_any => Ok(true),
             _ if got_any && self.config.is_file() => Ok(true),
             _ if got_any => Err(format!(
@@ -364,12 +352,19 @@ impl Stream {
             std::thread::sleep(Duration::from_millis(250));
             let n = self.stats.frames_in.load(Ordering::Relaxed);
             let (state, _) = self.state();
-            if n != last_count || state != StreamState::Streaming || self.config.lossless {
+            // A stream that never delivers its first frame is as stuck as
+            // one that stops: both are restarted.
+            let waiting = matches!(state, StreamState::Streaming | StreamState::Connecting);
+            if n != last_count || !waiting || self.config.lossless {
                 last_count = n;
                 last_change = Instant::now();
             } else if last_change.elapsed() > self.config.stall_timeout {
                 tracing::warn!(camera = %self.config.name, "camera stalled; restarting");
-                self.lock().last_error = Some("stalled".into());
+                self.lock().last_error = Some(if state == StreamState::Connecting {
+                    "no frame since connecting".into()
+                } else {
+                    "stalled".into()
+                });
                 self.kill_child();
                 last_change = Instant::now();
             }

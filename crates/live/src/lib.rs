@@ -8,6 +8,7 @@
 //! Deployment's Watchlist and hands Alerts to the store, only while the
 //! Deployment is Active.
 
+pub mod ffmpeg;
 pub mod ingest;
 pub mod media;
 pub mod pipeline;

@@ -1,8 +1,10 @@
 //! Reading the media of an RFR/OIFR search: every face of a still, or
 //! one probe per person from a video's sampled frames.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
+
+use crate::ffmpeg::Ffmpeg;
 
 use image::RgbImage;
 use vigil_core::template::dot;
@@ -88,44 +90,113 @@ fn read_ppm(r: &mut impl BufRead) -> Option<RgbImage> {
     RgbImage::from_raw(w, h, px)
 }
 
+/// The longest a video may take to read and analyse; ffmpeg is killed
+/// after it and the search answers that the video could not be read.
+const VIDEO_LIMIT: Duration = Duration::from_secs(120);
+
+/// The descriptor the upload is handed to ffmpeg on.
+#[cfg(target_os = "linux")]
+const MEDIA_FD: i32 = 3;
+
+/// The upload in an anonymous in-memory file (`memfd`): ffmpeg can seek in
+/// it (most phone videos keep their index at the end), and no copy of the
+/// video ever sits on a disk or in a shared temporary directory, whatever
+/// happens to the process.
+#[cfg(target_os = "linux")]
+fn memory_file(bytes: &[u8]) -> Result<std::fs::File, String> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; it returns
+    // a new descriptor that we own, or -1.
+    let fd = unsafe { libc::memfd_create(c"vigil-search".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!(
+            "cannot hold the video in memory: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(bytes)
+        .map_err(|e| format!("cannot hold the video in memory: {e}"))?;
+    Ok(f)
+}
+
 /// Frames of a video, sampled at [`VIDEO_FPS`], one person searched once:
 /// faces from different frames whose templates agree are one track, and
 /// the track's best face is the probe.
-fn video(engine: &FaceEngine, bytes: &[u8]) -> Result<ProbeMedia, String> {
-    // ffmpeg needs to seek in most phone videos (the index is at the end),
-    // so the upload goes to a private temporary file, removed on return.
-    let dir = tempfile::Builder::new()
-        .prefix("vigil-search-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
-    let path = dir.path().join("media");
-    std::fs::write(&path, bytes).map_err(|e| e.to_string())?;
-    let mut child = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-i"])
-        .arg(&path)
-        .args([
-            "-vf",
-            &format!("fps={VIDEO_FPS},scale='min(1920,iw)':-2"),
-            "-frames:v",
-            &MAX_VIDEO_FRAMES.to_string(),
-            "-f",
-            "image2pipe",
-            "-vcodec",
-            "ppm",
-            "-",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
-    let stdout = child.stdout.take().ok_or("no ffmpeg output")?;
+///
+/// ffmpeg reads only the container the bytes are (`-f`, chosen from their
+/// signature, never from what the client says), only through the `file`
+/// protocol and only from the in-memory upload: a playlist or concat file
+/// naming other files or URLs is refused before it is opened.
+#[cfg(target_os = "linux")]
+fn video(engine: &FaceEngine, bytes: &[u8], container: &str) -> Result<ProbeMedia, String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let media = memory_file(bytes)?;
+    let fd = media.as_raw_fd();
+    let input = format!("file:/dev/fd/{MEDIA_FD}");
+    let filter = format!("fps={VIDEO_FPS},scale='min(1920,iw)':-2");
+    let frames_max = MAX_VIDEO_FRAMES.to_string();
+    let args: Vec<String> = [
+        "-hide_banner",
+        "-v",
+        "error",
+        "-nostdin",
+        "-protocol_whitelist",
+        "file",
+        "-format_whitelist",
+        container,
+        "-f",
+        container,
+        "-i",
+        &input,
+        "-vf",
+        &filter,
+        "-frames:v",
+        &frames_max,
+        "-f",
+        "image2pipe",
+        "-vcodec",
+        "ppm",
+        "pipe:1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut ffmpeg = Ffmpeg::spawn(&args, Some(VIDEO_LIMIT), |cmd| {
+        // SAFETY: between fork and exec only async-signal-safe calls are
+        // made (dup2, fcntl), on descriptors this process owns.
+        unsafe {
+            cmd.pre_exec(move || {
+                if fd == MEDIA_FD {
+                    // Already in place: just let it survive exec.
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(fd, MEDIA_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    })
+    .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+    let stdout = ffmpeg.stdout().ok_or("no ffmpeg output")?;
     let mut r = BufReader::with_capacity(1 << 20, stdout);
     // (best face so far, its score) per track
     let mut tracks: Vec<(ProbeFaceTemplate, f32)> = Vec::new();
     let mut frames = 0u32;
+    let mut analysis = Ok(());
     while let Some(frame) = read_ppm(&mut r) {
         frames += 1;
-        let faces = engine.analyse(&frame).map_err(|e| e.to_string())?;
+        let faces = match engine.analyse(&frame) {
+            Ok(f) => f,
+            Err(e) => {
+                analysis = Err(e.to_string());
+                break;
+            }
+        };
         for f in &faces {
             let Some(p) = probe_face(&frame, f) else {
                 continue;
@@ -143,18 +214,28 @@ fn video(engine: &FaceEngine, bytes: &[u8]) -> Result<ProbeMedia, String> {
             }
         }
     }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
+    drop(r);
+    let done = if analysis.is_ok() {
+        ffmpeg.wait()
+    } else {
+        ffmpeg.finish()
+    };
+    drop(media);
+    analysis?;
+    if done.timed_out {
+        return Err(format!(
+            "the video took over {} s to read: send a shorter clip",
+            VIDEO_LIMIT.as_secs()
+        ));
     }
-    let status = child.wait().map_err(|e| e.to_string())?;
     if frames == 0 {
-        return Err(if status.success() {
+        return Err(if done.success() {
             "no frames in the video".into()
         } else {
+            // ffmpeg's words, which name only the descriptor, never a path.
             format!(
-                "not a readable image or video: {}",
-                err.lines().next().unwrap_or("ffmpeg failed")
+                "not a readable video: {}",
+                done.last_line().unwrap_or("ffmpeg failed")
             )
         });
     }
@@ -170,24 +251,42 @@ fn video(engine: &FaceEngine, bytes: &[u8]) -> Result<ProbeMedia, String> {
     })
 }
 
-fn looks_like_video(bytes: &[u8], content_type: &str) -> bool {
-    content_type.starts_with("video/")
-        || bytes.get(4..8) == Some(b"ftyp")
-        || bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3])
-        || bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"AVI ")
+#[cfg(not(target_os = "linux"))]
+fn video(_: &FaceEngine, _: &[u8], _: &str) -> Result<ProbeMedia, String> {
+    Err("video searches need Linux (the upload is read from memory)".into())
+}
+
+/// The ffmpeg demuxer for a video upload, told by the container's own
+/// signature: MP4/MOV (`ftyp`), Matroska/WebM (EBML), AVI (RIFF) and
+/// MPEG-TS (sync bytes). Anything else is not read as a video.
+pub fn video_container(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.get(4..8) == Some(b"ftyp") {
+        Some("mov")
+    } else if bytes.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        Some("matroska")
+    } else if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"AVI ") {
+        Some("avi")
+    } else if bytes.len() >= 377 && bytes[0] == 0x47 && bytes[188] == 0x47 && bytes[376] == 0x47 {
+        Some("mpegts")
+    } else {
+        None
+    }
 }
 
 /// The faces to search in `bytes` (a still or a video, told apart by the
-/// content type or the container's signature), or why they can't be read.
+/// container's signature; a client's content type never makes bytes a
+/// video), or why they can't be read.
 pub fn read_probe_media(
     engine: &FaceEngine,
     bytes: &[u8],
     content_type: &str,
     limits: DecodeLimits,
 ) -> Result<ProbeMedia, String> {
-    if looks_like_video(bytes, content_type) {
-        video(engine, bytes)
-    } else {
-        still(engine, bytes, limits)
+    match video_container(bytes) {
+        Some(container) => video(engine, bytes, container),
+        None if content_type.starts_with("video/") => {
+            Err("not a video this server reads: send MP4/MOV, Matroska/WebM, AVI or MPEG-TS".into())
+        }
+        None => still(engine, bytes, limits),
     }
 }

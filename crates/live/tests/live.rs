@@ -239,7 +239,7 @@ fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
     let (alerts, stats) = w.rt.block_on(async {
         let op = w.store.user("operator").await.unwrap();
         (
-            w.store.alerts(&op, &w.deployment).await.unwrap(),
+            w.store.alerts(&op, &w.deployment, None, 500).await.unwrap(),
             w.store.deployment_stats(&w.deployment).await.unwrap(),
         )
     });

@@ -30,6 +30,48 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
+/// A hash of a random password with the same parameters as real ones: an
+/// unknown user name is checked against it, so answering "no such user"
+/// takes as long as "wrong password".
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut b = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        hash_password(&hex::encode(b)).unwrap_or_default()
+    })
+}
+
+/// Checks passwords off the async runtime, a bounded number at a time:
+/// argon2 is deliberately slow, and on the request threads eight parallel
+/// logins stalled every other request.
+pub struct PasswordChecker {
+    permits: tokio::sync::Semaphore,
+}
+
+impl PasswordChecker {
+    pub fn new(parallel: usize) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(parallel.max(1)),
+        }
+    }
+
+    /// Whether `password` matches `phc`; with no hash (unknown user) the
+    /// same work is done against a dummy hash and the answer is false.
+    pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || {
+            let known = phc.is_some();
+            let ok = verify_password(&password, phc.as_deref().unwrap_or_else(|| dummy_hash()));
+            known && ok
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
 #[derive(Clone)]
 pub struct Session {
     pub user_id: String,
@@ -79,6 +121,12 @@ impl Sessions {
             .remove(token);
     }
 
+    /// Whether `token` is still a live session (an open event stream asks
+    /// before each event, so logout or expiry closes it).
+    pub fn is_live(&self, token: &str) -> bool {
+        self.get(token).is_some()
+    }
+
     fn get(&self, token: &str) -> Option<Session> {
         let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         match m.get(token) {
@@ -105,7 +153,10 @@ impl Sessions {
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if sent.is_empty() || sent != s.csrf {
+        // Constant-time: the comparison must not say how much of a guess
+        // was right.
+        let same: bool = subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), s.csrf.as_bytes()).into();
+        if sent.is_empty() || !same {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 "csrf",

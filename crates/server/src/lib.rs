@@ -13,9 +13,12 @@ pub mod auth;
 pub mod console;
 pub mod deployments;
 pub mod error;
+pub mod headers;
 pub mod openapi;
 pub mod rfr;
 pub mod routes;
+pub mod serve;
+pub mod throttle;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -34,6 +37,13 @@ pub use error::ApiError;
 pub struct AppState {
     pub store: Arc<Store>,
     pub sessions: Arc<Sessions>,
+    /// Failed-login delays and lockouts.
+    pub throttle: Arc<throttle::Throttle>,
+    /// argon2 checks, off the request threads.
+    pub passwords: Arc<auth::PasswordChecker>,
+    /// RFR/OIFR searches analysed at once (each can hold a large upload
+    /// and a decoded video).
+    pub searches: Arc<tokio::sync::Semaphore>,
     /// Mark cookies `Secure` (when served over TLS).
     pub secure_cookies: bool,
     pub hooks: Hooks,
@@ -87,6 +97,11 @@ impl AppState {
         Self {
             store,
             sessions: Arc::new(Sessions::new(session_ttl)),
+            throttle: Arc::new(throttle::Throttle::new(throttle::Settings::default())),
+            passwords: Arc::new(auth::PasswordChecker::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+            searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             secure_cookies: false,
             hooks: Hooks::default(),
             quality: Arc::default(),
@@ -106,6 +121,12 @@ impl AppState {
     /// Serves RFR/OIFR searches from PostgreSQL + pgvector.
     pub fn with_pgvector(mut self, index: Arc<vigil_gallery::pgvector::PgVectorIndex>) -> Self {
         self.reference = Some(ReferenceSearch::PgVector(index));
+        self
+    }
+
+    /// Replaces the login throttle's settings (tests use short lockouts).
+    pub fn with_throttle(mut self, settings: throttle::Settings) -> Self {
+        self.throttle = Arc::new(throttle::Throttle::new(settings));
         self
     }
 
@@ -131,6 +152,9 @@ impl AppState {
             .insert(id.to_string(), v);
     }
 }
+
+/// RFR/OIFR searches analysed at once; more get 503 and try again.
+pub const MAX_CONCURRENT_SEARCHES: usize = 2;
 
 /// Largest request body accepted (JSON bodies are small; uploads belong to
 /// dedicated routes with their own limits).
@@ -223,7 +247,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cameras", get(routes::cameras))
         .route("/metrics", get(routes::metrics))
         .route("/api/openapi.json", get(openapi::document))
-        .route("/public", get(routes::public_page))
+        .route("/public", get(console::public_page))
+        .route("/assets/{name}", get(console::asset))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/console") }),
@@ -239,5 +264,9 @@ pub fn router(state: AppState) -> Router {
             get(console::watchlist),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            headers::Tls(state.secure_cookies),
+            headers::security_headers,
+        ))
         .with_state(state)
 }

@@ -82,7 +82,7 @@ struct Upload {
     case_ref: String,
     reason: String,
     k: Option<usize>,
-    media: Option<(Vec<u8>, String)>,
+    media: Option<(axum::body::Bytes, String)>,
 }
 
 async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
@@ -121,7 +121,7 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
                         .map_err(|_| bad("k must be a whole number"))?,
                 )
             }
-            "media" => u.media = Some((bytes.to_vec(), content_type)),
+            "media" => u.media = Some((bytes, content_type)),
             other => return Err(bad(format!("unknown field {other}"))),
         }
     }
@@ -145,6 +145,24 @@ pub async fn create(
     upload: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = changing_user(&state, &headers).await?;
+    // Who may search is settled before a byte of the upload is read: a
+    // user of any other role must not make the server hold 256 MiB.
+    if vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[]).is_err() {
+        state
+            .store
+            .check_search(&user, "", "")
+            .await
+            .map_err(refused)?;
+    }
+    // A bounded number of searches at once, uploads included.
+    let Ok(_permit) = state.searches.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "other searches are running: try again shortly",
+        )
+        .with_retry_after(5));
+    };
     let upload = upload.map_err(|e| bad(e.body_text()))?;
     let u = read_upload(upload).await?;
     state

@@ -3,7 +3,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,7 @@ use vigil_core::access::User;
 use vigil_core::alert::Decision;
 use vigil_store::alerts::AlertImage;
 
-use crate::auth::{self, COOKIE};
+use crate::auth::COOKIE;
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
@@ -46,31 +46,43 @@ pub struct Login {
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = Login, responses((status = 200, description = "Session cookie set; body has the user and the CSRF token"), (status = 401, description = "Wrong user or password", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = Login, responses((status = 200, description = "Session cookie set; body has the user and the CSRF token"), (status = 401, description = "Wrong user or password", body = ErrorBody), (status = 429, description = "Too many failed attempts for this account or address: try again after Retry-After seconds", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     b: Result<Json<Login>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let l = body(b)?;
-    let refused = || {
-        ApiError::new(
+    let address = crate::serve::peer(&extensions).map(|a| a.ip());
+    if let Some(wait) = state.throttle.wait(&l.user, address) {
+        return Err(too_many(wait));
+    }
+    // Unknown users are checked against a dummy hash: the same work, the
+    // same answer, the same time as a wrong password.
+    let phc = state.store.password_hash(&l.user).await?;
+    let known = phc.is_some();
+    if !state.passwords.verify(l.password, phc).await {
+        for lockout in state.throttle.failed(&l.user, address) {
+            if let crate::throttle::Lockout::Started(what) = lockout {
+                state
+                    .store
+                    .audit("system", "login.locked", &what, "")
+                    .await?;
+            }
+        }
+        if known {
+            state
+                .store
+                .audit(&l.user, "login.failed", &l.user, "")
+                .await?;
+        }
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_credentials",
             "wrong user or password",
-        )
-    };
-    let phc = state
-        .store
-        .password_hash(&l.user)
-        .await?
-        .ok_or_else(refused)?;
-    if !auth::verify_password(&l.password, &phc) {
-        state
-            .store
-            .audit(&l.user, "login.failed", &l.user, "")
-            .await?;
-        return Err(refused());
+        ));
     }
+    state.throttle.succeeded(&l.user);
     let user = state.store.user(&l.user).await?;
     let (token, session) = state.sessions.create(&user.id);
     state.store.audit(&user.id, "login", &user.id, "").await?;
@@ -84,6 +96,17 @@ pub async fn login(
         })?,
     );
     Ok(resp)
+}
+
+/// 429 with the seconds to wait.
+fn too_many(wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many failed logins: try again in {secs} s"),
+    )
+    .with_retry_after(secs)
 }
 
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204, description = "Session ended"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
@@ -128,14 +151,35 @@ pub async fn deployments(
     Ok(Json(json!(list)))
 }
 
-#[utoipa::path(get, path = "/api/v1/deployments/{id}/alerts", tag = "alerts", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "The Deployment's Alerts (no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
+/// A page of the Alert list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct AlertPage {
+    /// Only Alerts raised before this one (the last of the previous page).
+    before: Option<String>,
+    /// At most this many (default 100, at most 500).
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/alerts", tag = "alerts", params(("id" = String, Path, description = "Deployment id"), AlertPage), responses((status = 200, description = "A page of the Deployment's Alerts, newest first (no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alerts(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    page: Result<axum::extract::Query<AlertPage>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = current_user(&state, &headers).await?;
-    Ok(Json(json!(state.store.alerts(&user, &id).await?)))
+    let axum::extract::Query(page) =
+        page.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let list = state
+        .store
+        .alerts(
+            &user,
+            &id,
+            page.before.as_deref(),
+            page.limit.unwrap_or(100),
+        )
+        .await?;
+    Ok(Json(json!(list)))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/{id}/images/{which}", tag = "alerts", params(("id" = String, Path, description = "Alert id"), ("which" = String, Path, description = "probe or candidate")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
@@ -211,35 +255,8 @@ pub async fn public_records(
     Ok(Json(json!(state.store.published_records().await?)))
 }
 
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The public page: published Deployment records, no login.
-pub async fn public_page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
-    let records = state.store.published_records().await?;
-    let mut rows = String::new();
-    for r in &records {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.location),
-            r.planned_start,
-            escape(&r.outcome),
-            r.alerts,
-            r.engagements,
-            r.arrests.map_or("-".into(), |a| a.to_string())
-        ));
-    }
-    Ok(Html(format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Live Facial Recognition deployments</title>\
-         <h1>Live Facial Recognition deployments</h1><p>Published after each Deployment ends. No personal data.</p>\
-         <table><thead><tr><th>Location</th><th>Start (ms since epoch)</th><th>Outcome</th><th>Alerts</th><th>Engagements</th><th>Arrests</th></tr></thead>\
-         <tbody>{rows}</tbody></table></html>"
-    )))
-}
+/// How often an open event stream checks that its session still exists.
+const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Alerts of a Deployment pushed as they happen (Server-Sent Events), to
 /// users assigned to it. Each event carries the Alert record (no images).
@@ -255,27 +272,43 @@ pub async fn alert_events(
     ApiError,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    let (token, _) = state.sessions.from_headers(&headers)?;
     let user = current_user(&state, &headers).await?;
     // Checks the assignment now; each event re-checks through the store.
-    state.store.alerts(&user, &id).await?;
+    state.store.alerts(&user, &id, None, 1).await?;
     let rx = state.store.subscribe_alerts();
+    // The session is checked before every event and every few seconds
+    // between them: logout, expiry or a disabled account ends the stream.
+    let tick = tokio::time::interval(SESSION_RECHECK);
     let stream = futures_util::stream::unfold(
-        (rx, state, user, id),
-        |(mut rx, state, user, id)| async move {
+        (rx, tick, state, user, id, token),
+        |(mut rx, mut tick, state, user, id, token)| async move {
             loop {
-                match rx.recv().await {
+                let ev = tokio::select! {
+                    ev = rx.recv() => ev,
+                    _ = tick.tick() => {
+                        if state.sessions.is_live(&token) {
+                            continue;
+                        }
+                        return None;
+                    }
+                };
+                if !state.sessions.is_live(&token) {
+                    return None;
+                }
+                match ev {
                     Ok(ev) if ev.deployment_id == id => {
                         let Ok(alert) = state.store.alert(&user, &ev.alert_id).await else {
                             continue;
                         };
                         let data = serde_json::json!({"kind": ev.kind, "alert": alert}).to_string();
                         let event = Event::default().event("alert").data(data);
-                        return Some((Ok(event), (rx, state, user, id)));
+                        return Some((Ok(event), (rx, tick, state, user, id, token)));
                     }
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         let event = Event::default().event("lagged").data(n.to_string());
-                        return Some((Ok(event), (rx, state, user, id)));
+                        return Some((Ok(event), (rx, tick, state, user, id, token)));
                     }
                     Err(_) => return None,
                 }

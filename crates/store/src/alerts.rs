@@ -7,8 +7,12 @@ use vigil_core::access::{self, Action, User};
 use vigil_core::alert::{adjudicate, Adjudication, AlertState, Decision};
 use vigil_core::Millis;
 
+use crate::audit::Bound;
 use crate::deployments::{from_json, to_json};
 use crate::{new_id, Result, Store, StoreError};
+
+/// The most Alerts one page returns.
+pub const MAX_ALERTS_PAGE: i64 = 500;
 
 pub(crate) fn alert_key(deployment_id: &str) -> String {
     format!("deployment/{deployment_id}/alerts")
@@ -101,7 +105,7 @@ impl Store {
             .bind(&candidate)
             .execute(&mut *tx)
             .await?;
-        self.append_audit(
+        self.append_audit_bound(
             &mut tx,
             "system",
             "alert.raise",
@@ -110,6 +114,7 @@ impl Store {
                 "deployment {} camera {} score {:.3}",
                 a.deployment_id, a.camera, a.score
             ),
+            &[Bound::Alert(&id)],
         )
         .await?;
         tx.commit().await?;
@@ -118,44 +123,70 @@ impl Store {
     }
 
     async fn load_alert(&self, id: &str) -> Result<AlertRecord> {
-        let r = sqlx::query("SELECT id, deployment_id, camera, subject_ref, blue, score, first_seen_ms, raised_ms, state, quality, deleted_ms FROM alerts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
-        let adj = sqlx::query("SELECT at_ms, actor, decision, note FROM adjudications WHERE alert_id = $1 ORDER BY seq")
-            .bind(id)
-            .fetch_all(&self.pool)
+        let mut list = self
+            .query_alerts("a.id = $1", |q| q.bind(id.to_string()), 1)
             .await?;
-        let state: String = r.try_get("state")?;
-        let first_seen: i64 = r.try_get("first_seen_ms")?;
-        let raised: i64 = r.try_get("raised_ms")?;
-        Ok(AlertRecord {
-            id: r.try_get("id")?,
-            deployment_id: r.try_get("deployment_id")?,
-            camera: r.try_get("camera")?,
-            subject_ref: r.try_get("subject_ref")?,
-            blue: r.try_get::<i64, _>("blue")? != 0,
-            score: r.try_get("score")?,
-            first_seen,
-            raised,
-            recognition_time_ms: raised - first_seen,
-            state: AlertState::parse(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("alert state {state}")))?,
-            quality: r.try_get("quality")?,
-            deleted: r.try_get("deleted_ms")?,
-            adjudications: adj
-                .iter()
-                .map(|a| {
-                    Ok(Adjudication {
-                        at: a.try_get("at_ms")?,
-                        actor: a.try_get("actor")?,
-                        decision: from_json(&a.try_get::<String, _>("decision")?)?,
-                        note: a.try_get("note")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?,
-        })
+        list.pop()
+            .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))
+    }
+
+    /// Alerts matching `filter` (SQL over `a`, the alerts table, with its
+    /// parameters bound by `bind`), newest first, with their adjudications:
+    /// one query, read from the reader pool.
+    async fn query_alerts(
+        &self,
+        filter: &str,
+        bind: impl for<'q> FnOnce(
+            sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        )
+            -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>> {
+        let sql = format!(
+            "SELECT a.id, a.deployment_id, a.camera, a.subject_ref, a.blue, a.score, a.first_seen_ms, a.raised_ms, a.state, a.quality, a.deleted_ms, \
+             j.seq AS adj_seq, j.at_ms AS adj_at, j.actor AS adj_actor, j.decision AS adj_decision, j.note AS adj_note \
+             FROM (SELECT * FROM alerts a WHERE {filter} ORDER BY a.raised_ms DESC, a.id LIMIT {limit}) a \
+             LEFT JOIN adjudications j ON j.alert_id = a.id \
+             ORDER BY a.raised_ms DESC, a.id, j.seq"
+        );
+        let rows = bind(sqlx::query(&sql)).fetch_all(&self.reader).await?;
+        let mut out: Vec<AlertRecord> = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            if out.last().is_none_or(|a| a.id != id) {
+                let state: String = r.try_get("state")?;
+                let first_seen: i64 = r.try_get("first_seen_ms")?;
+                let raised: i64 = r.try_get("raised_ms")?;
+                out.push(AlertRecord {
+                    id,
+                    deployment_id: r.try_get("deployment_id")?,
+                    camera: r.try_get("camera")?,
+                    subject_ref: r.try_get("subject_ref")?,
+                    blue: r.try_get::<i64, _>("blue")? != 0,
+                    score: r.try_get("score")?,
+                    first_seen,
+                    raised,
+                    recognition_time_ms: raised - first_seen,
+                    state: AlertState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("alert state {state}")))?,
+                    quality: r.try_get("quality")?,
+                    deleted: r.try_get("deleted_ms")?,
+                    adjudications: Vec::new(),
+                });
+            }
+            if r.try_get::<Option<i64>, _>("adj_seq")?.is_some() {
+                let a = out
+                    .last_mut()
+                    .ok_or_else(|| StoreError::Corrupt("alert row".into()))?;
+                a.adjudications.push(Adjudication {
+                    at: r.try_get("adj_at")?,
+                    actor: r.try_get("adj_actor")?,
+                    decision: from_json(&r.try_get::<String, _>("adj_decision")?)?,
+                    note: r.try_get("adj_note")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// One Alert, for a user assigned to its Deployment.
@@ -166,21 +197,44 @@ impl Store {
         Ok(a)
     }
 
-    /// A Deployment's Alerts, newest first, for an assigned user.
-    pub async fn alerts(&self, viewer: &User, deployment_id: &str) -> Result<Vec<AlertRecord>> {
+    /// A page of a Deployment's Alerts, newest first, for an assigned user:
+    /// at most `limit` (capped at [`MAX_ALERTS_PAGE`]), and only those
+    /// raised before the Alert `before` when given (the next page).
+    pub async fn alerts(
+        &self,
+        viewer: &User,
+        deployment_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AlertRecord>> {
         let assignment = self.assignment(deployment_id, &viewer.id).await?;
         access::check(viewer, Action::ViewAlerts, &assignment)?;
-        let rows = sqlx::query(
-            "SELECT id FROM alerts WHERE deployment_id = $1 ORDER BY raised_ms DESC, id",
-        )
-        .bind(deployment_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(self.load_alert(&r.try_get::<String, _>("id")?).await?);
+        let limit = limit.clamp(1, MAX_ALERTS_PAGE);
+        let dep = deployment_id.to_string();
+        match before {
+            None => {
+                self.query_alerts("a.deployment_id = $1", |q| q.bind(dep), limit)
+                    .await
+            }
+            Some(b) => {
+                let cursor = sqlx::query(
+                    "SELECT raised_ms FROM alerts WHERE id = $1 AND deployment_id = $2",
+                )
+                .bind(b)
+                .bind(deployment_id)
+                .fetch_optional(&self.reader)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("alert {b} of this Deployment")))?;
+                let at: i64 = cursor.try_get("raised_ms")?;
+                let b = b.to_string();
+                self.query_alerts(
+                    "a.deployment_id = $1 AND (a.raised_ms < $2 OR (a.raised_ms = $2 AND a.id > $3))",
+                    |q| q.bind(dep).bind(at).bind(b),
+                    limit,
+                )
+                .await
+            }
         }
-        Ok(out)
     }
 
     /// The Probe or Candidate image of an Alert. Only users assigned to the
@@ -250,21 +304,23 @@ impl Store {
                 "the Alert was adjudicated by someone else meanwhile".into(),
             ));
         }
+        let seq = current.adjudications.len() as i64;
         sqlx::query("INSERT INTO adjudications (alert_id, seq, at_ms, actor, decision, note) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id)
-            .bind(current.adjudications.len() as i64)
+            .bind(seq)
             .bind(self.now())
             .bind(&who.id)
             .bind(to_json(&decision)?)
             .bind(note)
             .execute(&mut *tx)
             .await?;
-        self.append_audit(
+        self.append_audit_bound(
             &mut tx,
             &who.id,
             "alert.adjudicate",
             id,
             &format!("{:?} -> {:?}", current.state, next),
+            &[Bound::Alert(id), Bound::Adjudication(id, seq)],
         )
         .await?;
         tx.commit().await?;

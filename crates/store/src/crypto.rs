@@ -45,6 +45,17 @@ impl MasterKey {
         hex::encode(self.0)
     }
 
+    /// A key for one purpose, derived from the master key (HMAC-SHA256 of
+    /// the purpose): the audit chain's MAC key and the checkpoint signing
+    /// key never exist anywhere but here and in memory.
+    pub(crate) fn subkey(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub(crate) fn wrap(&self, key_id: &str, data_key: &[u8; 32]) -> Result<Vec<u8>, StoreError> {
         seal(&self.0, key_id.as_bytes(), data_key)
     }

@@ -5,6 +5,7 @@ use vigil_core::access::{self, Action, Role, User};
 use vigil_core::deployment::{Application, Deployment, DeploymentError};
 use vigil_core::Millis;
 
+use crate::audit::Bound;
 use crate::{new_id, Result, Store, StoreError, Tx};
 
 impl Store {
@@ -23,7 +24,7 @@ impl Store {
             .bind(self.now())
             .execute(&mut *tx)
             .await?;
-        self.write_deployment(&mut tx, &d, 0).await?;
+        self.write_deployment(&mut tx, &d, 0, &applicant.id).await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -64,7 +65,7 @@ impl Store {
         let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
         let logged = d.log.len();
         action(&mut d, &assignment, self.now())?;
-        self.write_deployment(&mut tx, &d, logged).await?;
+        self.write_deployment(&mut tx, &d, logged, &who.id).await?;
         tx.commit().await?;
         Ok(d)
     }
@@ -90,7 +91,7 @@ impl Store {
             let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
             let logged = d.log.len();
             if d.tick(now) {
-                self.write_deployment(&mut tx, &d, logged).await?;
+                self.write_deployment(&mut tx, &d, logged, "system").await?;
                 changed.push(id);
             }
             tx.commit().await?;
@@ -103,6 +104,7 @@ impl Store {
         tx: &mut Tx<'_>,
         d: &Deployment,
         already_logged: usize,
+        actor: &str,
     ) -> Result<()> {
         sqlx::query("UPDATE deployments SET state = $1, body = $2, ended_ms = $3, urgent_due_ms = $4, updated_ms = $5 WHERE id = $6")
             .bind(d.state.as_str())
@@ -126,12 +128,29 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
             let detail = format!("{} -> {}: {}", l.from.as_str(), l.to.as_str(), l.reason);
-            self.append_audit(
+            self.append_audit_bound(
                 tx,
                 &l.actor,
                 &format!("deployment.{}", l.action.replace(' ', "_")),
                 &d.id,
                 &detail,
+                &[
+                    Bound::DeploymentLog(&d.id, i as i64),
+                    Bound::Deployment(&d.id),
+                ],
+            )
+            .await?;
+        }
+        if d.log.len() <= already_logged {
+            // A change with no log line (an edited Application) is still
+            // vouched for by an entry.
+            self.append_audit_bound(
+                tx,
+                actor,
+                "deployment.update",
+                &d.id,
+                "",
+                &[Bound::Deployment(&d.id)],
             )
             .await?;
         }

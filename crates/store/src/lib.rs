@@ -114,7 +114,12 @@ pub struct AlertEvent {
 }
 
 pub struct Store {
+    /// The one writer (SQLite) or the shared pool (PostgreSQL).
     pool: AnyPool,
+    /// Readers beside the writer: with SQLite in WAL mode they read the
+    /// last committed state without waiting for the writer; on PostgreSQL
+    /// the same pool as `pool`.
+    reader: AnyPool,
     backend: Backend,
     master: MasterKey,
     clock: Arc<dyn Clock>,
@@ -162,6 +167,13 @@ impl Store {
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                         // Every commit reaches the disk before it returns.
                         conn.execute("PRAGMA synchronous = FULL").await?;
+                        // Deleted rows are overwritten, not left in free
+                        // pages: a destroyed data key or deleted ciphertext
+                        // must not survive in the file.
+                        conn.execute("PRAGMA secure_delete = ON").await?;
+                        // The WAL is cut back after checkpoints, so old
+                        // page images do not linger in it either.
+                        conn.execute("PRAGMA journal_size_limit = 0").await?;
                     }
                     Ok(())
                 })
@@ -173,9 +185,26 @@ impl Store {
         } else {
             POSTGRES_MIGRATIONS.run(&pool).await?;
         }
+        let reader = if backend == Backend::Sqlite {
+            AnyPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .max_connections(4)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA query_only = ON").await?;
+                        Ok(())
+                    })
+                })
+                .connect(url)
+                .await?
+        } else {
+            pool.clone()
+        };
         let (events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {
             pool,
+            reader,
             backend,
             master,
             clock,
@@ -192,14 +221,20 @@ impl Store {
         database_url: Option<&str>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        private_dir(dir)?;
         let master = match std::env::var("VIGIL_MASTER_KEY") {
             Ok(hex) => MasterKey::from_hex(&hex)?,
             Err(_) => load_or_create_key_file(&dir.join("master.key"))?,
         };
         let url = match database_url {
             Some(u) => u.to_string(),
-            None => format!("sqlite://{}?mode=rwc", dir.join("vigil.db").display()),
+            None => {
+                let db = dir.join("vigil.db");
+                // Created 0600 before SQLite opens it (SQLite would make it
+                // 0644, and the -wal/-shm files take the database's mode).
+                private_file(&db)?;
+                format!("sqlite://{}?mode=rwc", db.display())
+            }
         };
         Self::open(&url, master, clock).await
     }
@@ -313,8 +348,22 @@ impl Store {
         }
     }
 
+    /// After data keys were destroyed and committed: moves the WAL into the
+    /// database (where `secure_delete` has zeroed the freed pages) and cuts
+    /// the WAL to nothing, so no copy of a destroyed key or of deleted
+    /// ciphertext stays in either file.
+    pub(crate) async fn scrub_after_shredding(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_all(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Destroys a data key: every media item sealed with it becomes
-    /// unreadable, and the sealed rows are deleted too.
+    /// unreadable, and the sealed rows are deleted too. The caller runs
+    /// [`Store::scrub_after_shredding`] once the transaction commits.
     async fn destroy_key(&self, tx: &mut Tx<'_>, key_id: &str) -> Result<u64> {
         let now = self.now();
         let deleted = sqlx::query("DELETE FROM media WHERE key_id = $1")
@@ -407,6 +456,36 @@ fn load_or_create_key_file(path: &Path) -> Result<MasterKey> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Creates `dir` (and its parents) if needed and makes it 0700: the data
+/// directory holds password hashes, templates and the audit log.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty if it does not exist, and makes it 0600.
+fn private_file(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 /// A URL with any password removed, for messages.

@@ -14,6 +14,7 @@ use vigil_core::retention::{DataKind, LegalHold, RetentionPolicy};
 use vigil_core::Millis;
 
 use crate::alerts::alert_key;
+use crate::audit::Bound;
 use crate::watchlists::watchlist_key;
 use crate::{new_id, Result, Store, StoreError};
 
@@ -265,12 +266,22 @@ impl Store {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            self.append_audit(
+            let seqs: Vec<i64> = sqlx::query("SELECT seq FROM adjudications WHERE alert_id = $1")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("seq"))
+                .collect::<std::result::Result<_, _>>()?;
+            let mut bound = vec![Bound::Alert(&id)];
+            bound.extend(seqs.iter().map(|s| Bound::Adjudication(&id, *s)));
+            self.append_audit_bound(
                 &mut tx,
                 actor,
                 "retention.alert.delete",
                 &id,
                 "Alert personal data past 31 days (000 §7.15)",
+                &bound,
             )
             .await?;
             tx.commit().await?;
@@ -300,7 +311,7 @@ impl Store {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            self.append_audit(
+            self.append_audit_bound(
                 &mut tx,
                 actor,
                 "retention.watchlist.delete",
@@ -308,6 +319,7 @@ impl Store {
                 &format!(
                     "{entries} entries, {images} images; watchlist key destroyed (000 §7.14b)"
                 ),
+                &[Bound::Deployment(&id)],
             )
             .await?;
             tx.commit().await?;
@@ -336,12 +348,13 @@ impl Store {
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            self.append_audit(
+            self.append_audit_bound(
                 &mut tx,
                 actor,
                 "retention.alert_key.destroy",
                 &id,
                 "no Alert of the Deployment remains",
+                &[Bound::Deployment(&id)],
             )
             .await?;
             tx.commit().await?;
@@ -427,6 +440,9 @@ impl Store {
             tx.commit().await?;
             report.searches_deleted += 1;
             report.keys_destroyed += 1;
+        }
+        if report.keys_destroyed > 0 {
+            self.scrub_after_shredding().await?;
         }
         if report != SweepReport::default() {
             tracing::info!(?report, "retention sweep");

@@ -97,7 +97,10 @@ async fn killed_writer_loses_no_committed_alert() {
 
     let store = open(dir.path()).await;
     let p = people();
-    let stored = store.alerts(&p.operator, &deployment).await.unwrap();
+    let stored = store
+        .alerts(&p.operator, &deployment, None, 500)
+        .await
+        .unwrap();
     for id in &committed {
         assert!(
             stored.iter().any(|a| &a.id == id),

@@ -1,0 +1,56 @@
+const dep=document.getElementById('dep').textContent;
+const LABEL={submit:'Submit',consult:'Record consultation (no veto)',veto:'Veto',refuse:'Refuse',authorise:'Authorise',
+ authorise_urgently:'Authorise urgently',confirm_urgent_authority:'Confirm urgent authority',stop_urgent_authority:'Stop urgent authority',
+ activate:'Activate',suspend:'Suspend',resume:'Resume',terminate:'Terminate',conclude:'Conclude',gold_review:'Record Gold review'};
+const NEEDS_WA=['authorise','authorise_urgently'];
+const REPORT=[['circumstances_of_conclusion','Circumstances of conclusion',1],['resources_used','Resources used',1],['issues','Issues',1],
+ ['alerts','Alerts'],['false_alerts','False Alerts'],['engagements','Engagements'],['confirmed_true','Confirmed True'],['confirmed_false','Confirmed False'],
+ ['arrests','Arrests'],['passers_by','Passers-by'],['true_recognition_rate','True Recognition Rate'],['false_alert_rate','False Alert Rate'],['mean_recognition_time_ms','Mean Recognition Time (ms)']];
+async function step(action){const body={action,reason:document.getElementById('reason').value};
+ if(NEEDS_WA.includes(action)){body.authority={reasoning:document.getElementById('wa-reasoning').value,
+  alternatives_considered:document.getElementById('wa-alternatives').value,threshold:parseFloat(document.getElementById('wa-threshold').value),
+  target_false_alert_rate:document.getElementById('wa-threshold').dataset.far?parseFloat(document.getElementById('wa-threshold').dataset.far):null}}
+ try{render(await api('POST',`/api/v1/deployments/${dep}/transitions`,body));document.getElementById('reason').value='';say(LABEL[action]+': done')}catch(x){say(x.message,true)}}
+function render(v){const d=v.deployment,a=d.application;
+ document.getElementById('state').textContent=d.state;document.body.dataset.state=d.state;
+ document.getElementById('roles').textContent=v.your_roles.join(', ')||'none';
+ document.getElementById('actions').innerHTML=v.actions.map(s=>`<button data-step="${s}" id="do-${s}">${LABEL[s]}</button>`).join('')||'<span class=muted>Nothing for you to do at this stage.</span>';
+ document.querySelectorAll('#actions button').forEach(b=>b.onclick=()=>step(b.dataset.step));
+ document.getElementById('authority').hidden=!v.actions.some(s=>NEEDS_WA.includes(s));
+ const rows=[['Title',a.title],['Location',a.location],['Planned',when(a.starts_at)+' to '+when(a.ends_at)],['Legitimate aim',a.legitimate_aim],['Legal basis',a.legal_basis],
+  ['Necessity',a.necessity],['Proportionality',a.proportionality],['Safeguards',a.safeguards],['Watchlist composition',a.watchlist_composition],['Resources',a.resources],
+  ['Community impact',a.assessments.community_impact],['Equality impact',a.assessments.equality_impact],['Data protection impact',a.assessments.data_protection_impact],
+  ['Surveillance camera self-assessment',a.assessments.surveillance_camera_self_assessment],['Operational risk',a.assessments.operational_risk]];
+ document.getElementById('application').innerHTML='<table>'+rows.map(([k,x])=>`<tr><th>${k}</th><td>${esc(x)}</td></tr>`).join('')+'</table>';
+ const w=d.authority;document.getElementById('wa').innerHTML=w?`<table><tr><th>Authorised by</th><td>${esc(d.authorised_by)}</td></tr><tr><th>Reasoning</th><td>${esc(w.reasoning)}</td></tr>
+  <tr><th>Alternatives</th><td>${esc(w.alternatives_considered)}</td></tr><tr><th>Threshold</th><td>${w.threshold}</td></tr><tr><th>Target False Alert Rate</th><td>${w.target_false_alert_rate??'-'}</td></tr>
+  ${d.urgent_confirmation_due?`<tr><th>Urgent: confirm by</th><td class=bad>${when(d.urgent_confirmation_due)}</td></tr>`:''}</table>`:'<span class=muted>Not yet authorised.</span>';
+ document.getElementById('assignments').innerHTML=v.assignments.map(x=>`${esc(x.user)} as ${esc(x.role)}`).join('<br>')||'<span class=muted>Nobody assigned.</span>';
+ document.getElementById('assign-box').hidden=!v.may_assign;
+ document.getElementById('log').innerHTML=d.log.map(l=>`<tr><td>${when(l.at)}</td><td>${esc(l.actor)}</td><td>${esc(l.action)}</td><td>${l.from}</td><td>${l.to}</td><td>${esc(l.reason)}</td></tr>`).join('');
+ document.getElementById('edit-box').hidden=!v.may_edit_application;if(v.may_edit_application)fillApp(a);
+ const rb=document.getElementById('report-box');rb.hidden=!v.may_file_cancellation_report;if(v.may_file_cancellation_report&&!rb.dataset.filled)loadReport(v.cancellation_report_due);
+ if(d.cancellation_report){rb.hidden=false;rb.innerHTML='<h3>Cancellation Report (filed)</h3><table>'+REPORT.map(([k,l])=>`<tr><th>${l}</th><td>${esc(d.cancellation_report[k])}</td></tr>`).join('')+'</table>'}
+ stats()}
+async function loadReport(due){const r=await api('GET',`/api/v1/deployments/${dep}/cancellation-report/draft`);const f=document.getElementById('report');
+ f.innerHTML=`<p>Due by <b>${when(due)}</b>.</p>`+REPORT.map(([k,l,long])=>`<label class=f><span>${l}</span>${long?`<textarea name=${k}></textarea>`:`<input name=${k} value="${esc(r[k])}">`}</label>`).join('')+'<button id=file-report>File the Cancellation Report</button>';
+ document.getElementById('report-box').dataset.filled=1;
+ f.onsubmit=async e=>{e.preventDefault();const b={};for(const el of f.elements){if(!el.name)continue;
+  if(['circumstances_of_conclusion','resources_used','issues'].includes(el.name))b[el.name]=el.value;else b[el.name]=el.value===''?null:Number(el.value)}
+  for(const k of ['alerts','false_alerts','engagements','confirmed_true','confirmed_false','arrests','passers_by'])b[k]=b[k]??0;
+  try{render(await api('POST',`/api/v1/deployments/${dep}/cancellation-report`,b));say('Cancellation Report filed')}catch(x){say(x.message,true)}}}
+async function stats(){try{const s=await api('GET',`/api/v1/deployments/${dep}/stats`),t=s.stats,ci=s.true_recognition_rate_ci95;
+ document.getElementById('stats').innerHTML=`<table><tr><th>Alerts</th><td>${t.alerts}</td><th>Awaiting adjudication</th><td>${t.awaiting_adjudication}</td></tr>
+ <tr><th>False Alerts</th><td>${t.false_alerts}</td><th>Engagements</th><td>${t.engagements}</td></tr><tr><th>Passers-by</th><td>${t.passers_by}</td>
+ <th>False Alert Rate</th><td class=${s.false_alert_rate_warning?'bad':''}>${pct(t.false_alert_rate)}</td></tr>
+ <tr><th>Blue Watchlist passes</th><td>${t.blue_recognised} / ${t.blue_passes}</td><th>True Recognition Rate</th><td>${pct(t.true_recognition_rate)}${ci?` (95 % CI ${pct(ci[0])} to ${pct(ci[1])})`:''}</td></tr>
+ <tr><th>Recognition Time mean</th><td>${t.mean_recognition_time_ms?.toFixed(0)??'-'} ms</td><th>p95</th><td>${t.p95_recognition_time_ms?.toFixed(0)??'-'} ms</td></tr></table>`}catch(x){}}
+document.getElementById('app').onsubmit=async e=>{e.preventDefault();try{render(await api('PUT',`/api/v1/deployments/${dep}/application`,readApp()));say('Saved')}catch(x){say(x.message,true)}};
+document.getElementById('suggest').onclick=async()=>{const far=parseFloat(document.getElementById('wa-far').value),n=parseInt(document.getElementById('wa-size').value);
+ try{const a=await api('GET',`/api/v1/calibration/threshold?far=${far}&watchlist_size=${n}`),v=a.advice,th=document.getElementById('wa-threshold');
+  th.value=v.threshold.toFixed(3);th.dataset.far=far;
+  document.getElementById('advice').textContent=`per-comparison FMR ${v.false_match_rate.toExponential(2)}, ${v.method==='measured'?'measured':'extrapolated from the calibration set: confirm with a Blue Watchlist'}; expected true match rate ${v.expected_true_match_rate==null?'-':(100*v.expected_true_match_rate).toFixed(1)+' %'}`}
+ catch(x){say(x.message,true)}};
+document.getElementById('wa-threshold').oninput=e=>{delete e.target.dataset.far};
+document.getElementById('assign').onclick=async()=>{try{render(await api('POST',`/api/v1/deployments/${dep}/assignments`,{user:document.getElementById('as-user').value,role:document.getElementById('as-role').value}));say('Assigned')}catch(x){say(x.message,true)}};
+api('GET',`/api/v1/deployments/${dep}`).then(v=>{render(v);document.body.dataset.ready='1'}).catch(x=>say(x.message,true));

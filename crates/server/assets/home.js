@@ -1,0 +1,1 @@
+document.getElementById('logout').onclick=()=>api('POST','/api/v1/logout').finally(()=>location='/login');
