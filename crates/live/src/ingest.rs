@@ -178,8 +178,10 @@ impl Stream {
     fn set_state(&self, state: StreamState, error: Option<String>) {
         let mut slot = self.lock();
         slot.state = state;
-        if error.is_some() {
-            slot.last_error = error;
+        if let Some(e) = error {
+            // Whatever produced it, a camera's error never carries the
+            // credentials of its URL (it is shown to every role).
+            slot.last_error = Some(crate::ffmpeg::redact_urls(&e));
         }
         drop(slot);
         self.ready.notify_all();
@@ -371,6 +373,42 @@ impl Stream {
             if matches!(state, StreamState::Finished | StreamState::Stopped) {
                 return;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Security finding 4: an unreachable camera's error held its URL with
+    /// the password, and that error is served to every role.
+    #[test]
+    fn a_failing_camera_reports_its_error_without_credentials() {
+        if std::process::Command::new("ffmpeg")
+            .arg("-version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipped: no ffmpeg");
+            return;
+        }
+        for url in [
+            "rtsp://user:s3cr3tRTSP@127.0.0.1:9/x",
+            "http://user:s3cr3tHTTP@127.0.0.1:9/x",
+        ] {
+            let s = Stream::start(CameraConfig::new("door", url));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let error = loop {
+                if let (StreamState::Down, Some(e)) = s.state() {
+                    break e;
+                }
+                assert!(Instant::now() < deadline, "{url}: never reported down");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            s.stop();
+            assert!(!error.contains("s3cr3t"), "{url}: {error}");
+            assert!(!error.contains("user:"), "{url}: {error}");
         }
     }
 }

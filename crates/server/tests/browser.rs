@@ -672,3 +672,60 @@ async fn investigator_searches_a_photo_and_reviews_the_first_candidate() {
     c.goto(&format!("{base}/console/search")).await.unwrap();
     b.wait_for(Locator::Id("refused")).await;
 }
+
+/// Security finding 1: a crafted Deployment id in the Watchlist page's URL
+/// ran script with no click and adjudicated an Alert with the page's CSRF
+/// token. In Chromium now: the crafted URL is a 404 that runs nothing, and
+/// markup stored in a Deployment's title is shown as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_markup_stays_inert_in_the_browser() {
+    let f = fixture().await;
+    let applicant = f.store.user("applicant").await.unwrap();
+    let mut app = vigil_core::fixtures::complete_application("x", 0, i64::MAX / 2);
+    app.title = "<img src=x onerror=\"window.__xss='stored'\">Night market".into();
+    f.store.create_deployment(&applicant, app).await.unwrap();
+    let base = serve(AppState::new(f.store.clone(), Duration::from_secs(600))).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "operator").await;
+    let xss = || async {
+        c.execute(
+            "return window.__xss === undefined ? null : String(window.__xss)",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        xss().await,
+        serde_json::Value::Null,
+        "the home page ran injected script"
+    );
+    let shown = c
+        .find(Locator::Css("tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains("<img src=x"),
+        "the title is shown as text: {shown}"
+    );
+    c.goto(&format!(
+        "{base}/console/deployments/x'%20tabindex%3D1%20autofocus%20onfocus%3D'window.__xss%3D%22reflected%22/watchlist"
+    ))
+    .await
+    .unwrap();
+    b.wait_for(Locator::Id("not-found")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        xss().await,
+        serde_json::Value::Null,
+        "the crafted URL ran script"
+    );
+    // The Alert the old payload adjudicated is still Raised.
+    let op = f.store.user("operator").await.unwrap();
+    let a = f.store.alert(&op, &f.alert).await.unwrap();
+    assert_eq!(a.state, vigil_core::alert::AlertState::Raised);
+}

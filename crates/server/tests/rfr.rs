@@ -436,3 +436,143 @@ async fn the_pgvector_backend_serves_the_same_search() {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(img, sample("obama_1.jpg"));
 }
+
+/// Entries of the system temporary directory a search could have left.
+fn search_leftovers() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("vigil-search"))
+        .collect()
+}
+
+/// Security finding 2: a damaged MKV made ffmpeg fill its stderr pipe
+/// (125 KB of decoder errors here) while the server read only stdout, and
+/// the request never returned. Finding 6: the video sat in plaintext in
+/// the system temp directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_video_answers_within_seconds_and_leaves_no_file() {
+    let f = search_fixture(1_000).await;
+    let inv = login(&f, "investigator").await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("t.mkv");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=25:duration=60")
+        .args(["-c:v", "mjpeg", "-q:v", "3"])
+        .arg(&good)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg");
+    let mut bytes = std::fs::read(&good).unwrap();
+    for i in (4096..bytes.len()).step_by(700) {
+        bytes[i] ^= 0xff;
+    }
+    let before = search_leftovers();
+    let req = search_req(
+        Some(&inv),
+        multipart(
+            &[("case_ref", "V-2"), ("reason", "damaged clip")],
+            Some((&bytes, "video/x-matroska")),
+        ),
+    );
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(180), send(&f, req)).await;
+    let (st, b, _) = answered.expect("the search must answer, not hang");
+    assert!(
+        st == StatusCode::OK || st == StatusCode::UNPROCESSABLE_ENTITY,
+        "{st} {}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(
+        !String::from_utf8_lossy(&b).contains(&std::env::temp_dir().display().to_string()),
+        "no server path in the answer"
+    );
+    let after = search_leftovers();
+    assert!(
+        after.iter().all(|n| before.contains(n)),
+        "the upload left {after:?} in the temp directory"
+    );
+}
+
+/// Security finding 6: an HLS playlist sent as `video/mp4` made ffmpeg read
+/// a file of the server's. Containers are told by their signature and
+/// ffmpeg may open nothing but the upload itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_and_concat_files_are_not_read_as_video() {
+    let f = search_fixture(1_000).await;
+    let inv = login(&f, "investigator").await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("server-local.mkv");
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=320x240:rate=5:duration=3")
+        .arg(&local)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg");
+    let path = local.display().to_string();
+    let hls = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:3.0,\nfile://{path}\n#EXT-X-ENDLIST\n"
+    );
+    let concat = format!("ffconcat version 1.0\nfile '{path}'\n");
+    for (what, body) in [("hls", hls), ("concat", concat)] {
+        let (st, b, _) = send(
+            &f,
+            search_req(
+                Some(&inv),
+                multipart(
+                    &[("case_ref", "V-3"), ("reason", "playlist")],
+                    Some((body.as_bytes(), "video/mp4")),
+                ),
+            ),
+        )
+        .await;
+        assert_eq!(
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            String::from_utf8_lossy(&b)
+        );
+        assert!(!String::from_utf8_lossy(&b).contains(&path), "{what}");
+    }
+}
+
+/// Security finding 8: any signed-in role could make the server read a
+/// 200 MiB upload before the Investigator check. The role is checked
+/// before a byte of the body is read: here the body never finishes, and
+/// the refusal still comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_roles_are_refused_before_the_upload_is_read() {
+    let f = fixture().await;
+    for who in ["operator", "auditor"] {
+        let s = login(&f, who).await;
+        let first: Result<axum::body::Bytes, std::io::Error> = Ok(axum::body::Bytes::from(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"x\"\r\nContent-Type: video/mp4\r\n\r\n"),
+        ));
+        use futures_util::StreamExt;
+        // One chunk, then nothing, ever.
+        let body = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+        let req = Request::post("/api/v1/rfr/searches")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header(header::COOKIE, &s.cookie)
+            .header("x-vigil-csrf", &s.csrf)
+            .body(Body::from_stream(body))
+            .unwrap();
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_secs(20), send(&f, req)).await;
+        let (st, _, _) = answered.expect("refused without waiting for the body");
+        assert_eq!(st, StatusCode::FORBIDDEN, "{who}");
+    }
+    let refusals = audit_actions(&f)
+        .await
+        .into_iter()
+        .filter(|(_, a, _)| a == "search.refused")
+        .count();
+    assert_eq!(refusals, 2, "each refusal audited");
+}
