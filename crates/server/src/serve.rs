@@ -5,7 +5,8 @@
 //! half-sent requests stayed open until the file-descriptor limit. Here a
 //! connection needs a permit from a semaphore before it is accepted, must
 //! send its request head within [`Limits::header_read_timeout`], must
-//! finish a TLS handshake within [`Limits::handshake_timeout`], and every
+//! finish a TLS handshake within [`Limits::handshake_timeout`], is closed
+//! after [`Limits::idle_timeout`] with no byte either way, and every
 //! request must be answered within [`Limits::request_timeout`] (408
 //! otherwise; a stream such as SSE counts as answered once its headers are
 //! sent). The client's address is put in the request's extensions as
@@ -39,6 +40,10 @@ pub struct Limits {
     pub max_connections: usize,
     /// Time a client has to send a request's head (HTTP/1).
     pub header_read_timeout: Duration,
+    /// A connection on which nothing has been read or written for this long
+    /// is closed (before its first request, between requests). Event
+    /// streams send a keep-alive comment every 15 s, so keep this above.
+    pub idle_timeout: Duration,
     /// Time a TLS client has to finish its handshake.
     pub handshake_timeout: Duration,
     /// Time from a request's head to its response's head, body upload
@@ -51,6 +56,7 @@ impl Default for Limits {
         Self {
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(300),
         }
@@ -134,24 +140,37 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let acceptor = acceptor.clone();
         let handshake = limits.handshake_timeout;
+        let idle = limits.idle_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            match acceptor {
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
-                            Ok(Ok(s)) => s,
-                            _ => return,
-                        };
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn).await;
+            let activity = Activity::new();
+            let stream = Tracked {
+                inner: stream,
+                activity: activity.clone(),
+            };
+            let served = async {
+                match acceptor {
+                    Some(acceptor) => {
+                        let stream =
+                            match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                _ => return,
+                            };
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
+                    None => {
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let _ = watcher.watch(conn).await;
+                    }
                 }
-                None => {
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn).await;
-                }
+            };
+            // Dropping the connection's future closes it.
+            tokio::select! {
+                _ = served => {}
+                _ = activity.idle_for(idle) => {}
             }
         });
     }
@@ -166,4 +185,103 @@ pub fn peer(req_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
     req_extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| *a)
+}
+
+/// When a connection last read or wrote a byte.
+#[derive(Clone)]
+struct Activity {
+    start: tokio::time::Instant,
+    last_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            last_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Completes once nothing has moved for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let last = self.start
+                + Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
+            let due = last + idle;
+            if tokio::time::Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+        }
+    }
+}
+
+/// A socket that records its activity.
+struct Tracked<S> {
+    inner: S,
+    activity: Activity,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
