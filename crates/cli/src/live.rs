@@ -410,6 +410,13 @@ pub struct ServeArgs {
     pgvector: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
+    /// Do not ask for a second factor (TOTP) at login. It is asked by
+    /// default of Administrators and everyone who can see face images.
+    #[arg(long)]
+    no_second_factor: bool,
+    /// Minutes without a request before a session ends.
+    #[arg(long, default_value_t = 30)]
+    idle_minutes: u64,
 }
 
 /// HTTPS: with both set, the server speaks only TLS (rustls) and marks its
@@ -465,6 +472,17 @@ async fn serve_until_interrupt(
     tls: &TlsArgs,
 ) -> Result<()> {
     let store = state.store.clone();
+    let sessions = state.sessions.policy();
+    let purge_store = store.clone();
+    let purger = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) = purge_store.purge_sessions(&sessions).await {
+                tracing::warn!("purging expired sessions: {e}");
+            }
+        }
+    });
     let sweeper = vigil_store::retention::spawn_sweeper(
         store,
         vigil_core::retention::RetentionPolicy::default(),
@@ -496,6 +514,7 @@ async fn serve_until_interrupt(
         .await?;
     }
     sweeper.abort();
+    purger.abort();
     Ok(())
 }
 
@@ -524,15 +543,16 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
     calibration_hooks(g, &mut hooks);
     let rt = runtime()?;
     rt.block_on(async {
-        let store = Arc::new(
-            Store::open_data_dir(
-                &data.data_dir,
-                data.database_url.as_deref(),
-                Arc::new(SystemClock),
-            )
-            .await?,
-        );
+        let store = Arc::new(crate::accounts::open_initialised(data).await?);
         let mut state = app_state(store.clone(), hooks);
+        state.second_factor = !a.no_second_factor;
+        state.sessions = Arc::new(vigil_server::Sessions::new(
+            store.clone(),
+            vigil_core::accounts::SessionPolicy {
+                idle_ms: (a.idle_minutes.max(1) * 60_000) as i64,
+                ..Default::default()
+            },
+        ));
         if let Some(engine) = engine {
             state = crate::search::enable_search(
                 state,

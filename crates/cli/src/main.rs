@@ -1,5 +1,6 @@
 //! `vigil`: the one entry point to every stage.
 
+mod accounts;
 mod bench;
 mod catalogue;
 mod commands;
@@ -100,8 +101,16 @@ enum Command {
     /// The demo: a seeded Deployment and live recognition on synthetic footage
     /// (`--serve` adds the web console).
     Demo(live::DemoArgs),
-    /// Serve the HTTP API and web console over the data directory.
+    /// Serve the HTTP API and web console over an initialised data directory.
     Serve(live::ServeArgs),
+    /// Prepare an installation: data directory, database, master key and
+    /// the first Administrator (once; running it again changes nothing).
+    Init(accounts::InitArgs),
+    /// People: add, list, disable, enable, reset a password or second factor.
+    Users {
+        #[command(subcommand)]
+        action: accounts::UsersAction,
+    },
     /// The audit log: verify its hash chain, list entries.
     Audit {
         #[command(subcommand)]
@@ -164,6 +173,8 @@ fn main() -> ExitCode {
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
         Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),
+        Command::Init(a) => accounts::init(&cli.data, &a),
+        Command::Users { action } => accounts::users(&cli.data, &action),
         Command::Audit { action } => governance::audit(&cli.data, &action),
         Command::Retention { action } => governance::retention(&cli.data, &action),
         Command::Deployment { action } => governance::deployment(&cli.data, &action),

@@ -92,6 +92,8 @@ pub async fn seed_with(
     for u in &users {
         store.put_user(u).await?;
     }
+    // The demo's seeded people stand in for `vigil init`.
+    store.mark_initialised("admin").await?;
     let by = |id: &str| {
         users
             .iter()

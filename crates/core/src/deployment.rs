@@ -287,6 +287,23 @@ impl Deployment {
             && self.urgent_confirmation_due.is_none_or(|due| now < due)
     }
 
+    /// Notes something done to the Deployment that is not a change of
+    /// state (an assignment, an unassignment) in its log.
+    pub fn note(&mut self, at: Millis, who: &User, action: &str, reason: &str) {
+        let state = self.state;
+        self.record(at, who, action, state, state, reason);
+    }
+
+    /// Whether the Deployment is over (Concluded, Terminated, Refused,
+    /// Vetoed): nobody works on it any more.
+    pub fn has_ended(&self) -> bool {
+        self.ended_at.is_some()
+            || matches!(
+                self.state,
+                DeploymentState::Refused | DeploymentState::Vetoed
+            )
+    }
+
     fn record(
         &mut self,
         at: Millis,

@@ -5,6 +5,7 @@
 //! and the live pipeline without drift.
 
 pub mod access;
+pub mod accounts;
 pub mod alert;
 pub mod deployment;
 #[cfg(feature = "fixtures")]

@@ -5,3 +5,4 @@ async function api(method,path,body){const r=await fetch(path,{method,headers:{'
 function when(ms){return ms==null?'-':new Date(ms).toLocaleString()}
 function pct(x){return x==null?'-':(100*x).toFixed(3)+' %'}
 function say(msg,bad){const m=document.getElementById('msg');m.textContent=msg;m.className=bad?'warn':'ok';m.hidden=false}
+{const b=document.getElementById('logout-top');if(b)b.onclick=()=>api('POST','/api/v1/logout').finally(()=>location='/login')}

@@ -25,8 +25,12 @@ function render(v){const d=v.deployment,a=d.application;
  const w=d.authority;document.getElementById('wa').innerHTML=w?`<table><tr><th>Authorised by</th><td>${esc(d.authorised_by)}</td></tr><tr><th>Reasoning</th><td>${esc(w.reasoning)}</td></tr>
   <tr><th>Alternatives</th><td>${esc(w.alternatives_considered)}</td></tr><tr><th>Threshold</th><td>${w.threshold}</td></tr><tr><th>Target False Alert Rate</th><td>${w.target_false_alert_rate??'-'}</td></tr>
   ${d.urgent_confirmation_due?`<tr><th>Urgent: confirm by</th><td class=bad>${when(d.urgent_confirmation_due)}</td></tr>`:''}</table>`:'<span class=muted>Not yet authorised.</span>';
- document.getElementById('assignments').innerHTML=v.assignments.map(x=>`${esc(x.user)} as ${esc(x.role)}`).join('<br>')||'<span class=muted>Nobody assigned.</span>';
- document.getElementById('assign-box').hidden=!v.may_assign;
+ document.getElementById('assignments').innerHTML=v.assignments.map(x=>`<div class=assignment data-user="${esc(x.user)}" data-role="${esc(x.role)}">${esc(x.user)} as ${esc(x.role)}`+
+  (v.may_assign?` <button class=unassign>Unassign</button>`:'')+'</div>').join('')||'<span class=muted>Nobody assigned.</span>';
+ document.querySelectorAll('#assignments .unassign').forEach(b=>b.onclick=async()=>{const row=b.parentElement;
+  const why=prompt(`Why does ${row.dataset.user}'s assignment as ${row.dataset.role} end? (recorded in the log)`);if(!why||!why.trim())return;
+  try{render(await api('DELETE',`/api/v1/deployments/${dep}/assignments`,{user:row.dataset.user,role:row.dataset.role,reason:why}));say('Unassigned')}catch(x){say(x.message,true)}});
+ document.getElementById('assign-box').hidden=!v.may_assign;if(v.may_assign)people();
  document.getElementById('log').innerHTML=d.log.map(l=>`<tr><td>${when(l.at)}</td><td>${esc(l.actor)}</td><td>${esc(l.action)}</td><td>${l.from}</td><td>${l.to}</td><td>${esc(l.reason)}</td></tr>`).join('');
  document.getElementById('edit-box').hidden=!v.may_edit_application;if(v.may_edit_application)fillApp(a);
  const rb=document.getElementById('report-box');rb.hidden=!v.may_file_cancellation_report;if(v.may_file_cancellation_report&&!rb.dataset.filled)loadReport(v.cancellation_report_due);
@@ -52,5 +56,11 @@ document.getElementById('suggest').onclick=async()=>{const far=parseFloat(docume
   document.getElementById('advice').textContent=`per-comparison FMR ${v.false_match_rate.toExponential(2)}, ${v.method==='measured'?'measured':'extrapolated from the calibration set: confirm with a Blue Watchlist'}; expected true match rate ${v.expected_true_match_rate==null?'-':(100*v.expected_true_match_rate).toFixed(1)+' %'}`}
  catch(x){say(x.message,true)}};
 document.getElementById('wa-threshold').oninput=e=>{delete e.target.dataset.far};
+// The people an Administrator may assign, picked from a list (never
+// typed), without themselves: another Administrator must assign them.
+async function people(){const sel=document.getElementById('as-user');if(sel.dataset.loaded)return;
+ try{const l=await api('GET','/api/v1/users');
+  sel.innerHTML=l.filter(a=>!a.disabled).map(a=>`<option value="${esc(a.id)}">${esc(a.display_name)} (${esc(a.id)}, ${esc(a.rank)})</option>`).join('');
+  sel.dataset.loaded='1'}catch(x){}}
 document.getElementById('assign').onclick=async()=>{try{render(await api('POST',`/api/v1/deployments/${dep}/assignments`,{user:document.getElementById('as-user').value,role:document.getElementById('as-role').value}));say('Assigned')}catch(x){say(x.message,true)}};
 api('GET',`/api/v1/deployments/${dep}`).then(v=>{render(v);document.body.dataset.ready='1'}).catch(x=>say(x.message,true));

@@ -1,14 +1,14 @@
 //! Passwords (argon2) and sessions.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::http::HeaderMap;
 use rand::RngCore;
+use vigil_core::accounts::SessionPolicy;
+use vigil_store::Store;
 
 use crate::ApiError;
 
@@ -56,6 +56,21 @@ impl PasswordChecker {
         }
     }
 
+    /// An argon2 hash of a new password, off the request threads.
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        let internal =
+            |e: String| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e);
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| internal(e.to_string()))?
+            .map_err(internal)
+    }
+
     /// Whether `password` matches `phc`; with no hash (unknown user) the
     /// same work is done against a dummy hash and the answer is false.
     pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
@@ -76,79 +91,71 @@ impl PasswordChecker {
 pub struct Session {
     pub user_id: String,
     pub csrf: String,
-    expires: Instant,
 }
 
-/// Sessions in memory: a restart logs everyone out, which for a van's
-/// console is the safe default.
+/// Sessions in the store (only a hash of each token is kept), so a restart
+/// does not log the van out; each ends after the idle timeout, the
+/// absolute timeout, logout, or when the account is disabled or reset.
 pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-    ttl: Duration,
+    store: Arc<Store>,
+    policy: SessionPolicy,
 }
 
-fn token() -> String {
+pub fn token() -> String {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
 }
 
 impl Sessions {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            map: Mutex::new(HashMap::new()),
-            ttl,
-        }
+    pub fn new(store: Arc<Store>, policy: SessionPolicy) -> Self {
+        Self { store, policy }
     }
 
-    pub fn create(&self, user_id: &str) -> (String, Session) {
+    pub fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    pub async fn create(&self, user_id: &str) -> Result<(String, Session), ApiError> {
         let s = Session {
             user_id: user_id.into(),
             csrf: token(),
-            expires: Instant::now() + self.ttl,
         };
         let t = token();
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(t.clone(), s.clone());
-        (t, s)
+        self.store.create_session(user_id, &t, &s.csrf).await?;
+        Ok((t, s))
     }
 
-    pub fn remove(&self, token: &str) {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token);
+    pub async fn remove(&self, token: &str) -> Result<(), ApiError> {
+        Ok(self.store.end_session(token).await?)
     }
 
     /// Whether `token` is still a live session (an open event stream asks
-    /// before each event, so logout or expiry closes it).
-    pub fn is_live(&self, token: &str) -> bool {
-        self.get(token).is_some()
-    }
-
-    fn get(&self, token: &str) -> Option<Session> {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        match m.get(token) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
-            Some(_) => {
-                m.remove(token);
-                None
-            }
-            None => None,
-        }
+    /// before each event, so logout, expiry or a disabled account closes it).
+    pub async fn is_live(&self, token: &str) -> bool {
+        matches!(self.store.session(token, &self.policy).await, Ok(Some(_)))
     }
 
     /// The session of a request, from its cookie.
-    pub fn from_headers(&self, headers: &HeaderMap) -> Result<(String, Session), ApiError> {
+    pub async fn from_headers(&self, headers: &HeaderMap) -> Result<(String, Session), ApiError> {
         let token = cookie(headers, COOKIE).ok_or_else(ApiError::unauthenticated)?;
-        let s = self.get(&token).ok_or_else(ApiError::unauthenticated)?;
-        Ok((token, s))
+        let s = self
+            .store
+            .session(&token, &self.policy)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok((
+            token,
+            Session {
+                user_id: s.user_id,
+                csrf: s.csrf,
+            },
+        ))
     }
 
     /// As [`Sessions::from_headers`], and the CSRF header must match.
-    pub fn for_change(&self, headers: &HeaderMap) -> Result<Session, ApiError> {
-        let (_, s) = self.from_headers(headers)?;
+    pub async fn for_change(&self, headers: &HeaderMap) -> Result<Session, ApiError> {
+        let (_, s) = self.from_headers(headers).await?;
         let sent = headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())

@@ -69,7 +69,7 @@ pub async fn login_page() -> Response {
 
 /// The session's user and CSRF token, or a redirect to the login page.
 async fn session(state: &AppState, headers: &HeaderMap) -> Result<(User, String), Response> {
-    let Ok((_, s)) = state.sessions.from_headers(headers) else {
+    let Ok((_, s)) = state.sessions.from_headers(headers).await else {
         return Err(Redirect::to("/login").into_response());
     };
     match state.store.user(&s.user_id).await {
@@ -108,6 +108,7 @@ struct DeploymentRow {
 struct Home {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
     user_id: String,
     rank: String,
@@ -136,6 +137,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
     app_page(&Home {
         title: "Deployments",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["home"],
         may_draft: access::check(&user, Action::DraftApplication, &[]).is_ok(),
         rank: format!("{:?}", user.rank),
@@ -197,19 +199,21 @@ const fn field(path: &'static str, label: &'static str, long: bool) -> Field {
 struct NewApplication {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
     fields: &'static [Field],
 }
 
 /// `/console/deployments/new`: an Applicant drafts Form 1 Part 1.
 pub async fn new_application(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (_, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     app_page(&NewApplication {
         title: "New Application",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["application", "new_application"],
         fields: &APPLICATION_FIELDS,
     })
@@ -221,6 +225,7 @@ pub async fn new_application(State(state): State<AppState>, headers: HeaderMap) 
 struct DeploymentPage {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
     dep: String,
     fields: &'static [Field],
@@ -233,7 +238,7 @@ pub async fn deployment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -243,6 +248,7 @@ pub async fn deployment(
     app_page(&DeploymentPage {
         title: "Deployment",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["application", "deployment"],
         dep: id,
         fields: &APPLICATION_FIELDS,
@@ -254,6 +260,7 @@ pub async fn deployment(
 struct WatchlistPage {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
     dep: String,
 }
@@ -266,7 +273,7 @@ pub async fn watchlist(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (_, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -276,6 +283,7 @@ pub async fn watchlist(
     app_page(&WatchlistPage {
         title: "Watchlist",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["watchlist"],
         dep: id,
     })
@@ -286,6 +294,7 @@ pub async fn watchlist(
 struct OperatorPage {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
     dep: String,
 }
@@ -315,6 +324,7 @@ pub async fn operator(
     app_page(&OperatorPage {
         title: "Operator",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["operator"],
         dep: id,
     })
@@ -325,6 +335,7 @@ pub async fn operator(
 struct SearchPage {
     title: &'static str,
     csrf: String,
+    user_name: String,
     scripts: &'static [&'static str],
 }
 
@@ -341,7 +352,61 @@ pub async fn search(State(state): State<AppState>, headers: HeaderMap) -> Respon
     app_page(&SearchPage {
         title: "Face search (RFR / OIFR)",
         csrf,
+        user_name: user.display_name.clone(),
         scripts: &["search"],
+    })
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    title: &'static str,
+    csrf: String,
+    user_name: String,
+    scripts: &'static [&'static str],
+    ranks: Vec<String>,
+    roles: Vec<String>,
+}
+
+/// `/console/users`: an Administrator's list of people, with the buttons
+/// to add, disable, enable and reset them.
+pub async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (user, csrf) = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(e) = access::check(&user, Action::ManageUsers, &[]) {
+        return refused(StatusCode::FORBIDDEN, &e.to_string());
+    }
+    use vigil_core::access::{Rank, Role};
+    let ranks = [
+        Rank::Staff,
+        Rank::Constable,
+        Rank::Sergeant,
+        Rank::Inspector,
+        Rank::ChiefInspector,
+        Rank::Superintendent,
+        Rank::ChiefSuperintendent,
+        Rank::Commander,
+        Rank::DeputyAssistantCommissioner,
+        Rank::AssistantCommissioner,
+        Rank::DeputyCommissioner,
+        Rank::Commissioner,
+    ];
+    let roles = [
+        Role::Administrator,
+        Role::Applicant,
+        Role::AuthorisingOfficer,
+        Role::Investigator,
+        Role::Auditor,
+    ];
+    app_page(&UsersPage {
+        title: "People",
+        csrf,
+        user_name: user.display_name.clone(),
+        scripts: &["users"],
+        ranks: ranks.iter().map(|r| format!("{r:?}")).collect(),
+        roles: roles.iter().map(|r| format!("{r:?}")).collect(),
     })
 }
 
@@ -362,7 +427,8 @@ pub async fn public_page(State(state): State<AppState>) -> Result<Response, crat
 }
 
 /// The console's scripts and stylesheet, compiled into the binary.
-const ASSETS: [(&str, &str); 10] = [
+const ASSETS: [(&str, &str); 11] = [
+    ("users.js", include_str!("../assets/users.js")),
     ("console.css", include_str!("../assets/console.css")),
     ("common.js", include_str!("../assets/common.js")),
     ("login.js", include_str!("../assets/login.js")),

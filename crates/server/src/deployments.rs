@@ -442,6 +442,33 @@ pub async fn assign(
     Ok(Json(view(&state, &user, d).await?))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct UnassignmentBody {
+    user: String,
+    role: Role,
+    /// Why the assignment ends (recorded in the Deployment's log).
+    reason: String,
+}
+
+/// `DELETE /api/v1/deployments/{id}/assignments`: an Administrator ends an
+/// assignment; the reason goes into the Deployment's log.
+#[utoipa::path(delete, path = "/api/v1/deployments/{id}/assignments", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = UnassignmentBody, responses((status = 200, description = "The Deployment with its assignments"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own assignment", body = ErrorBody), (status = 404, description = "No such assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "No reason given", body = ErrorBody)))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: Result<Json<UnassignmentBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let a = body(b)?;
+    state
+        .store
+        .unassign(&user, &id, &a.user, a.role, &a.reason)
+        .await?;
+    let d = state.store.deployment(&id).await?;
+    Ok(Json(view(&state, &user, d).await?))
+}
+
 /// `GET /api/v1/deployments/{id}/reference-images`: the reference store
 /// for a Watchlist compiler, each image with its quality verdict.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/reference-images", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Reference images with a quality verdict each"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]

@@ -12,6 +12,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429, 503).
     pub retry_after: Option<u64>,
+    /// Fields added beside `error` (e.g. a second-factor enrolment).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -21,7 +23,13 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn with_retry_after(mut self, secs: u64) -> Self {
@@ -44,6 +52,8 @@ impl From<StoreError> for ApiError {
                 (StatusCode::FORBIDDEN, "forbidden")
             }
             StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            StoreError::Refused(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             StoreError::Invalid(_) | StoreError::Deployment(_) | StoreError::Adjudication(_) => {
                 (StatusCode::CONFLICT, "conflict")
             }
@@ -74,7 +84,12 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        if let (Some(serde_json::Value::Object(extra)), Some(b)) =
+            (self.details, body.as_object_mut())
+        {
+            b.extend(extra);
+        }
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut()

@@ -14,12 +14,14 @@ pub mod console;
 pub mod deployments;
 pub mod error;
 pub mod headers;
+pub mod login;
 pub mod openapi;
 pub mod rfr;
 pub mod routes;
 pub mod serve;
 pub mod throttle;
 pub mod tls;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -46,6 +48,9 @@ pub struct AppState {
     pub searches: Arc<tokio::sync::Semaphore>,
     /// Mark cookies `Secure` (when served over TLS).
     pub secure_cookies: bool,
+    /// Require a second factor (TOTP) of the accounts that need one. Off in
+    /// the library (tests, the demo); `vigil serve` turns it on.
+    pub second_factor: bool,
     pub hooks: Hooks,
     quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
     /// The searchable reference store for RFR/OIFR (None: searches answer
@@ -95,14 +100,21 @@ pub struct Hooks {
 impl AppState {
     pub fn new(store: Arc<Store>, session_ttl: std::time::Duration) -> Self {
         Self {
-            store,
-            sessions: Arc::new(Sessions::new(session_ttl)),
+            store: store.clone(),
+            sessions: Arc::new(Sessions::new(
+                store.clone(),
+                vigil_core::accounts::SessionPolicy {
+                    absolute_ms: session_ttl.as_millis() as i64,
+                    ..Default::default()
+                },
+            )),
             throttle: Arc::new(throttle::Throttle::new(throttle::Settings::default())),
             passwords: Arc::new(auth::PasswordChecker::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             secure_cookies: false,
+            second_factor: false,
             hooks: Hooks::default(),
             quality: Arc::default(),
             reference: None,
@@ -162,7 +174,19 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/api/v1/login", post(routes::login))
+        .route("/api/v1/login", post(login::login))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/{id}", axum::routing::patch(users::update))
+        .route("/api/v1/users/{id}/disable", post(users::disable))
+        .route("/api/v1/users/{id}/enable", post(users::enable))
+        .route(
+            "/api/v1/users/{id}/reset-password",
+            post(users::reset_password),
+        )
+        .route(
+            "/api/v1/users/{id}/reset-second-factor",
+            post(users::reset_second_factor),
+        )
         .route("/api/v1/logout", post(routes::logout))
         .route("/api/v1/me", get(routes::me))
         .route(
@@ -193,7 +217,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/deployments/{id}/assignments",
-            post(deployments::assign),
+            post(deployments::assign).delete(deployments::unassign),
         )
         .route(
             "/api/v1/deployments/{id}/reference-images",
@@ -257,6 +281,7 @@ pub fn router(state: AppState) -> Router {
         .route("/console", get(console::home))
         .route("/console/deployments/new", get(console::new_application))
         .route("/console/search", get(console::search))
+        .route("/console/users", get(console::users))
         .route("/console/deployments/{id}", get(console::deployment))
         .route("/console/deployments/{id}/operator", get(console::operator))
         .route(

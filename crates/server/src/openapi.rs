@@ -14,7 +14,14 @@ use crate::{deployments, error, rfr, routes};
         description = "Accountable facial recognition. Every route checks the caller's role and Deployment assignment; changes need the session's X-Vigil-CSRF header."
     ),
     paths(
-        routes::login,
+        crate::login::login,
+        crate::users::list,
+        crate::users::create,
+        crate::users::update,
+        crate::users::disable,
+        crate::users::enable,
+        crate::users::reset_password,
+        crate::users::reset_second_factor,
         routes::logout,
         routes::me,
         routes::deployments,
@@ -33,6 +40,7 @@ use crate::{deployments, error, rfr, routes};
         deployments::cancellation_draft,
         deployments::file_cancellation_report,
         deployments::assign,
+        deployments::unassign,
         deployments::reference_images,
         deployments::reference_image,
         deployments::watchlist,

@@ -11,17 +11,16 @@ use vigil_core::access::User;
 use vigil_core::alert::Decision;
 use vigil_store::alerts::AlertImage;
 
-use crate::auth::COOKIE;
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
 
 pub(crate) async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let (_, s) = state.sessions.from_headers(headers)?;
+    let (_, s) = state.sessions.from_headers(headers).await?;
     Ok(state.store.user(&s.user_id).await?)
 }
 
 pub(crate) async fn changing_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let s = state.sessions.for_change(headers)?;
+    let s = state.sessions.for_change(headers).await?;
     Ok(state.store.user(&s.user_id).await?)
 }
 
@@ -40,83 +39,14 @@ pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> 
     })
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct Login {
-    user: String,
-    password: String,
-}
-
-#[utoipa::path(post, path = "/api/v1/login", tag = "session", request_body = Login, responses((status = 200, description = "Session cookie set; body has the user and the CSRF token"), (status = 401, description = "Wrong user or password", body = ErrorBody), (status = 429, description = "Too many failed attempts for this account or address: try again after Retry-After seconds", body = ErrorBody)))]
-pub async fn login(
-    State(state): State<AppState>,
-    extensions: axum::http::Extensions,
-    b: Result<Json<Login>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let l = body(b)?;
-    let address = crate::serve::peer(&extensions).map(|a| a.ip());
-    if let Some(wait) = state.throttle.wait(&l.user, address) {
-        return Err(too_many(wait));
-    }
-    // Unknown users are checked against a dummy hash: the same work, the
-    // same answer, the same time as a wrong password.
-    let phc = state.store.password_hash(&l.user).await?;
-    let known = phc.is_some();
-    if !state.passwords.verify(l.password, phc).await {
-        for lockout in state.throttle.failed(&l.user, address) {
-            if let crate::throttle::Lockout::Started(what) = lockout {
-                state
-                    .store
-                    .audit("system", "login.locked", &what, "")
-                    .await?;
-            }
-        }
-        if known {
-            state
-                .store
-                .audit(&l.user, "login.failed", &l.user, "")
-                .await?;
-        }
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "wrong user or password",
-        ));
-    }
-    state.throttle.succeeded(&l.user);
-    let user = state.store.user(&l.user).await?;
-    let (token, session) = state.sessions.create(&user.id);
-    state.store.audit(&user.id, "login", &user.id, "").await?;
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    let mut resp = Json(json!({"user": user, "csrf": session.csrf})).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })?,
-    );
-    Ok(resp)
-}
-
-/// 429 with the seconds to wait.
-fn too_many(wait: std::time::Duration) -> ApiError {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        format!("too many failed logins: try again in {secs} s"),
-    )
-    .with_retry_after(secs)
-}
-
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204, description = "Session ended"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    state.sessions.for_change(&headers)?;
-    let (token, s) = state.sessions.from_headers(&headers)?;
-    state.sessions.remove(&token);
+    state.sessions.for_change(&headers).await?;
+    let (token, s) = state.sessions.from_headers(&headers).await?;
+    state.sessions.remove(&token).await?;
     state
         .store
         .audit(&s.user_id, "logout", &s.user_id, "")
@@ -272,7 +202,7 @@ pub async fn alert_events(
     ApiError,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let (token, _) = state.sessions.from_headers(&headers)?;
+    let (token, _) = state.sessions.from_headers(&headers).await?;
     let user = current_user(&state, &headers).await?;
     // Checks the assignment now; each event re-checks through the store.
     state.store.alerts(&user, &id, None, 1).await?;
@@ -287,13 +217,13 @@ pub async fn alert_events(
                 let ev = tokio::select! {
                     ev = rx.recv() => ev,
                     _ = tick.tick() => {
-                        if state.sessions.is_live(&token) {
+                        if state.sessions.is_live(&token).await {
                             continue;
                         }
                         return None;
                     }
                 };
-                if !state.sessions.is_live(&token) {
+                if !state.sessions.is_live(&token).await {
                     return None;
                 }
                 match ev {

@@ -157,7 +157,9 @@ impl Store {
         Ok(())
     }
 
-    /// Assigns a user to a Deployment in a deployment-scoped role.
+    /// Assigns a user to a Deployment in a deployment-scoped role. An
+    /// Administrator cannot assign themselves (another must), and the
+    /// assignment is noted in the Deployment's log.
     pub async fn assign(
         &self,
         admin: &User,
@@ -165,39 +167,94 @@ impl Store {
         user_id: &str,
         role: Role,
     ) -> Result<()> {
+        self.change_assignment(admin, deployment_id, user_id, role, true, "")
+            .await
+    }
+
+    /// Ends an assignment, with the reason in the Deployment's log.
+    pub async fn unassign(
+        &self,
+        admin: &User,
+        deployment_id: &str,
+        user_id: &str,
+        role: Role,
+        reason: &str,
+    ) -> Result<()> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "a reason is required to end an assignment".into(),
+            ));
+        }
+        self.change_assignment(admin, deployment_id, user_id, role, false, reason)
+            .await
+    }
+
+    async fn change_assignment(
+        &self,
+        admin: &User,
+        deployment_id: &str,
+        user_id: &str,
+        role: Role,
+        add: bool,
+        reason: &str,
+    ) -> Result<()> {
         access::check(admin, Action::ManageUsers, &[])?;
         if !role.is_deployment_scoped() {
             return Err(StoreError::Invalid(format!(
                 "{role:?} is a force-wide role, not an assignment"
             )));
         }
-        self.deployment(deployment_id).await?;
+        vigil_core::accounts::may_act_on(admin, user_id).map_err(StoreError::Refused)?;
         self.user(user_id).await?;
         let role_s =
             serde_json::to_string(&role).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
+            .bind(deployment_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("deployment {deployment_id}")))?;
+        let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+        let removed = sqlx::query(
             "DELETE FROM assignments WHERE deployment_id = $1 AND user_id = $2 AND role = $3",
         )
         .bind(deployment_id)
         .bind(user_id)
         .bind(&role_s)
         .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO assignments (deployment_id, user_id, role) VALUES ($1, $2, $3)")
+        .await?
+        .rows_affected();
+        if add {
+            if d.has_ended() {
+                return Err(StoreError::Invalid(
+                    "the Deployment has ended: nobody can be assigned to it".into(),
+                ));
+            }
+            sqlx::query(
+                "INSERT INTO assignments (deployment_id, user_id, role) VALUES ($1, $2, $3)",
+            )
             .bind(deployment_id)
             .bind(user_id)
             .bind(&role_s)
             .execute(&mut *tx)
             .await?;
-        self.append_audit(
-            &mut tx,
-            &admin.id,
-            "deployment.assign",
-            deployment_id,
-            &format!("{user_id} as {role:?}"),
-        )
-        .await?;
+        } else if removed == 0 {
+            return Err(StoreError::NotFound(format!(
+                "assignment of {user_id} as {role:?}"
+            )));
+        }
+        let logged = d.log.len();
+        let (action, text) = if add {
+            ("assign", format!("{user_id} as {role:?}"))
+        } else {
+            (
+                "unassign",
+                format!("{user_id} no longer {role:?}: {reason}"),
+            )
+        };
+        d.note(self.now(), admin, action, &text);
+        self.write_deployment(&mut tx, &d, logged, &admin.id)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! user may, then persists the result and its audit entry in one
 //! transaction, so a crash can never leave an action done but unaudited.
 
+pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod crypto;
@@ -49,6 +50,12 @@ pub enum StoreError {
     Crypto(String),
     #[error("{0}")]
     Invalid(String),
+    /// The request clashes with what is stored (a name already taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// A rule other than the role check refuses it (separation of duties).
+    #[error("{0}")]
+    Refused(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("i/o: {0}")]
@@ -429,7 +436,7 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
     Ok(User {
         id: row.try_get("id")?,

@@ -283,11 +283,19 @@ impl Store {
         Ok(bytes)
     }
 
+    /// A compiler reaches the reference store through a Deployment that
+    /// exists and has not ended; an Administrator too must name a real one.
     async fn check_compiler(&self, viewer: &User, deployment_id: &str) -> Result<()> {
-        let assignment = self.assignment(deployment_id, &viewer.id).await?;
+        let d = self.deployment(deployment_id).await?;
         if access::check(viewer, Action::ManageReferenceStore, &[]).is_ok() {
             return Ok(());
         }
+        if d.has_ended() {
+            return Err(StoreError::Refused(
+                "the Deployment has ended: its Watchlist compilers no longer reach the reference store".into(),
+            ));
+        }
+        let assignment = self.assignment(deployment_id, &viewer.id).await?;
         access::check(viewer, Action::CompileWatchlist, &assignment)?;
         Ok(())
     }
