@@ -427,7 +427,15 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
         .unwrap();
     b.wait_for(Locator::Css("body[data-ready='1']")).await;
     for (user, role) in [("silver", "Silver"), ("compiler", "WatchlistCompiler")] {
-        b.type_into("as-user", user).await;
+        // Picked from the list of people, not typed.
+        b.wait_for(Locator::Css(&format!("#as-user option[value='{user}']")))
+            .await;
+        c.find(Locator::Id("as-user"))
+            .await
+            .unwrap()
+            .select_by_value(user)
+            .await
+            .unwrap();
         c.execute(
             "document.getElementById('as-role').value = arguments[0]",
             vec![serde_json::json!(role)],
@@ -502,8 +510,16 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
     let actors: Vec<_> = d.log.iter().map(|l| l.actor.as_str()).collect();
     assert_eq!(
         actors,
-        ["applicant", "applicant", "npcc", "ao", "silver"],
-        "{:?}",
+        [
+            "applicant",
+            "applicant",
+            "npcc",
+            "ao",
+            "admin",
+            "admin",
+            "silver"
+        ],
+        "the assignments are in the log too: {:?}",
         d.log
     );
     let wl = f.store.watchlist(&dep).await.unwrap();
@@ -728,4 +744,111 @@ async fn injected_markup_stays_inert_in_the_browser() {
     let op = f.store.user("operator").await.unwrap();
     let a = f.store.alert(&op, &f.alert).await.unwrap();
     assert_eq!(a.state, vigil_core::alert::AlertState::Raised);
+}
+
+/// Issue 13: the Administrator adds a person on the People page (the
+/// one-time password is shown once), disables another with a reason, and
+/// picks people for a Deployment from a list; the new person's first login
+/// makes them choose their own password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_manages_people_and_picks_assignments_from_a_list() {
+    let f = fixture().await;
+    let base = serve(AppState::new(f.store.clone(), Duration::from_secs(600))).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "admin").await;
+    c.goto(&format!("{base}/console/users")).await.unwrap();
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    b.wait_for(Locator::Css("#accounts tr[data-id='stranger']"))
+        .await;
+    b.type_into("nu-id", "pc-new").await;
+    b.type_into("nu-name", "PC New").await;
+    c.find(Locator::Id("nu-rank"))
+        .await
+        .unwrap()
+        .select_by_value("Constable")
+        .await
+        .unwrap();
+    b.type_into("nu-reason", "joined the team").await;
+    b.click("nu-add").await;
+    b.wait_for(Locator::Css("#otp-box:not([hidden])")).await;
+    let otp = c
+        .find(Locator::Id("otp"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(otp.len(), 23, "{otp}");
+    b.wait_for(Locator::Css("#accounts tr[data-id='pc-new']"))
+        .await;
+    // Disable the stranger, with a reason typed into the prompt.
+    c.find(Locator::Css(
+        "#accounts tr[data-id='stranger'] button.disable",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.send_alert_text("left the force").await.unwrap();
+    c.accept_alert().await.unwrap();
+    b.wait_for(Locator::Css(
+        "#accounts tr[data-id='stranger'] button.enable",
+    ))
+    .await;
+    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    b.screenshot("console-users.png").await;
+    let auditor = f.store.user("auditor").await.unwrap();
+    let audit = f.store.audit_entries(&auditor, 0, 10_000).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "user.disable"
+        && e.target == "stranger"
+        && e.detail == "left the force"));
+
+    // The Deployment page offers people from a list (the new one too).
+    c.goto(&format!("{base}/console/deployments/{}", f.deployment))
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("#as-user option[value='pc-new']"))
+        .await;
+    c.find(Locator::Id("as-user"))
+        .await
+        .unwrap()
+        .select_by_value("pc-new")
+        .await
+        .unwrap();
+    c.execute(
+        "document.getElementById('as-role').value = 'EngagementOfficer'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    b.click("assign").await;
+    b.wait_for(Locator::XPath(
+        "//div[@id='assignments' and contains(., 'pc-new as EngagementOfficer')]",
+    ))
+    .await;
+    b.screenshot("console-assignments.png").await;
+
+    // The new person's first login: the one-time password, then their own.
+    c.goto(&format!("{base}/login")).await.unwrap();
+    b.type_into("user", "pc-new").await;
+    b.type_into("password", &otp).await;
+    b.click("login").await;
+    b.wait_for(Locator::Css("#np-box:not([hidden])")).await;
+    b.type_into("new-password", "tundra-velvet-orchard-18")
+        .await;
+    b.type_into("new-password2", "tundra-velvet-orchard-18")
+        .await;
+    b.click("login").await;
+    let me = b.wait_for(Locator::Id("me")).await;
+    assert_eq!(me.text().await.unwrap(), "pc-new");
+    let who = c
+        .find(Locator::Id("who"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(who, "PC New", "the header names who is logged in");
 }

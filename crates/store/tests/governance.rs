@@ -114,6 +114,12 @@ async fn full_deployment_from_application_to_cancellation_report() {
                 "submit",
                 "consult",
                 "authorise",
+                // Assignments are noted in the Deployment's log too.
+                "assign",
+                "assign",
+                "assign",
+                "assign",
+                "assign",
                 "activate",
                 "suspend",
                 "resume",
