@@ -358,3 +358,30 @@ fn init_then_serve_first_login_and_a_restart_keeps_the_session() {
     assert_eq!(st, 200, "the session survives a restart: {b}");
     assert!(b.contains("chief"));
 }
+
+/// A force that moves the master key into its key management and forgets
+/// to supply it gets a clear refusal, never a fresh key that would make
+/// everything sealed unreadable.
+#[test]
+fn a_database_without_its_master_key_is_refused_not_rekeyed() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(vigil(dir.path()).args(["init"]));
+    let key = std::fs::read_to_string(dir.path().join("master.key")).unwrap();
+    std::fs::remove_file(dir.path().join("master.key")).unwrap();
+    let out = vigil(dir.path())
+        .args(["users", "list"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("no master key") && err.contains("VIGIL_MASTER_KEY"), "{err}");
+    assert!(!dir.path().join("master.key").exists(), "no new key made");
+    // With the key from outside, it works and the audit chain verifies.
+    stdout(
+        vigil(dir.path())
+            .env("VIGIL_MASTER_KEY", key.trim())
+            .args(["audit", "verify"]),
+    );
+}

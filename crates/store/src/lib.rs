@@ -229,9 +229,21 @@ impl Store {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         private_dir(dir)?;
+        let key_file = dir.join("master.key");
         let master = match std::env::var("VIGIL_MASTER_KEY") {
             Ok(hex) => MasterKey::from_hex(&hex)?,
-            Err(_) => load_or_create_key_file(&dir.join("master.key"))?,
+            // A database that exists without its key must not get a new
+            // one: everything sealed would be unreadable and the audit log
+            // would fail verification. (Moved to key management? Supply
+            // VIGIL_MASTER_KEY.)
+            Err(_) if database_url.is_none() && dir.join("vigil.db").is_file() && !key_file.exists() => {
+                return Err(StoreError::Crypto(format!(
+                    "{} has a database but no master key: set VIGIL_MASTER_KEY (or restore {})",
+                    dir.display(),
+                    key_file.display()
+                )));
+            }
+            Err(_) => load_or_create_key_file(&key_file)?,
         };
         let url = match database_url {
             Some(u) => u.to_string(),
