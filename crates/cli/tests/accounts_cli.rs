@@ -376,7 +376,10 @@ fn a_database_without_its_master_key_is_refused_not_rekeyed() {
         .stderr
         .clone();
     let err = String::from_utf8_lossy(&out);
-    assert!(err.contains("no master key") && err.contains("VIGIL_MASTER_KEY"), "{err}");
+    assert!(
+        err.contains("no master key") && err.contains("VIGIL_MASTER_KEY"),
+        "{err}"
+    );
     assert!(!dir.path().join("master.key").exists(), "no new key made");
     // With the key from outside, it works and the audit chain verifies.
     stdout(

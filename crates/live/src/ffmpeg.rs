@@ -369,7 +369,7 @@ mod tests {
             eprintln!("skipped: no ffmpeg");
             return;
         }
-        // An endless source, read by nobody: only the limit ends it.
+        // An endless source: only the limit ends it.
         let args: Vec<String> = [
             "-nostdin",
             "-re",
@@ -384,10 +384,13 @@ mod tests {
         .map(String::from)
         .to_vec();
         let started = Instant::now();
-        let f = Ffmpeg::spawn(&args, Some(Duration::from_millis(800)), |_| {}).unwrap();
+        let mut f = Ffmpeg::spawn(&args, Some(Duration::from_millis(800)), |_| {}).unwrap();
         let pid = f.shared.child.lock().unwrap().as_ref().unwrap().id();
-        let done = f.wait();
-        assert!(done.timed_out);
+        // Reading an endless stream: only the watchdog's kill ends it.
+        let mut out = Vec::new();
+        f.stdout().unwrap().read_to_end(&mut out).unwrap();
+        let done = f.finish();
+        assert!(done.timed_out, "{done:?}");
         assert!(!done.success());
         assert!(started.elapsed() < Duration::from_secs(30));
         // Reaped: no zombie or live process with that pid is ours any more.

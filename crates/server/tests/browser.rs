@@ -782,6 +782,30 @@ async fn the_administrator_manages_people_and_picks_assignments_from_a_list() {
     assert_eq!(otp.len(), 23, "{otp}");
     b.wait_for(Locator::Css("#accounts tr[data-id='pc-new']"))
         .await;
+    // Change the new person's rank, with a reason.
+    c.find(Locator::Css("#accounts tr[data-id='pc-new'] button.edit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for(Locator::Css("#edit-box:not([hidden])")).await;
+    c.find(Locator::Id("ed-rank"))
+        .await
+        .unwrap()
+        .select_by_value("Sergeant")
+        .await
+        .unwrap();
+    b.type_into("ed-reason", "promoted").await;
+    b.click("ed-save").await;
+    b.wait_for(Locator::XPath(
+        "//tr[@data-id='pc-new' and contains(., 'Sergeant')]",
+    ))
+    .await;
+    assert_eq!(
+        f.store.user("pc-new").await.unwrap().rank,
+        vigil_core::access::Rank::Sergeant
+    );
     // Disable the stranger, with a reason typed into the prompt.
     c.find(Locator::Css(
         "#accounts tr[data-id='stranger'] button.disable",

@@ -93,7 +93,26 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// Ends every session of `id` inside the caller's transaction.
+async fn end_sessions(tx: &mut crate::Tx<'_>, id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
+    /// What every change an Administrator makes to someone's account needs:
+    /// the role, a reason, another person's account, and that it exists.
+    async fn check_change_of_another(&self, admin: &User, id: &str, reason: &str) -> Result<()> {
+        access::check(admin, Action::ManageUsers, &[])?;
+        check_reason(reason)?;
+        may_act_on(admin, id).map_err(StoreError::Refused)?;
+        self.user(id).await?;
+        Ok(())
+    }
+
     /// Whether `vigil init` has run on this store (the demo's seeding
     /// counts).
     pub async fn initialised(&self) -> Result<Option<String>> {
@@ -290,10 +309,7 @@ impl Store {
         disabled: bool,
         reason: &str,
     ) -> Result<Account> {
-        access::check(admin, Action::ManageUsers, &[])?;
-        check_reason(reason)?;
-        may_act_on(admin, id).map_err(StoreError::Refused)?;
-        self.user(id).await?;
+        self.check_change_of_another(admin, id, reason).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET disabled_ms = $1 WHERE id = $2")
             .bind(disabled.then(|| self.now()))
@@ -301,10 +317,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            end_sessions(&mut tx, id).await?;
         }
         let action = if disabled {
             "user.disable"
@@ -326,20 +339,14 @@ impl Store {
         phc: &str,
         reason: &str,
     ) -> Result<()> {
-        access::check(admin, Action::ManageUsers, &[])?;
-        check_reason(reason)?;
-        may_act_on(admin, id).map_err(StoreError::Refused)?;
-        self.user(id).await?;
+        self.check_change_of_another(admin, id, reason).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 1 WHERE id = $2")
             .bind(phc)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, id).await?;
         self.append_audit(&mut tx, &admin.id, "user.password.reset", id, reason)
             .await?;
         tx.commit().await?;
@@ -349,19 +356,13 @@ impl Store {
     /// Removes a user's second factor (a lost phone): they enrol again at
     /// next login; their sessions end.
     pub async fn reset_second_factor(&self, admin: &User, id: &str, reason: &str) -> Result<()> {
-        access::check(admin, Action::ManageUsers, &[])?;
-        check_reason(reason)?;
-        may_act_on(admin, id).map_err(StoreError::Refused)?;
-        self.user(id).await?;
+        self.check_change_of_another(admin, id, reason).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET totp_sealed = NULL, totp_enrolled_ms = NULL, totp_last_step = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        end_sessions(&mut tx, id).await?;
         self.append_audit(&mut tx, &admin.id, "user.totp.reset", id, reason)
             .await?;
         tx.commit().await?;

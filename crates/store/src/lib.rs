@@ -236,7 +236,11 @@ impl Store {
             // one: everything sealed would be unreadable and the audit log
             // would fail verification. (Moved to key management? Supply
             // VIGIL_MASTER_KEY.)
-            Err(_) if database_url.is_none() && dir.join("vigil.db").is_file() && !key_file.exists() => {
+            Err(_)
+                if database_url.is_none()
+                    && dir.join("vigil.db").is_file()
+                    && !key_file.exists() =>
+            {
                 return Err(StoreError::Crypto(format!(
                     "{} has a database but no master key: set VIGIL_MASTER_KEY (or restore {})",
                     dir.display(),
