@@ -126,12 +126,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let activity = Activity::new();
+        let in_service = activity.clone();
         let service = tower::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             let mut app = app.clone();
+            // A request being worked on (a video search can take minutes
+            // with no byte moving) is not idleness.
+            let busy = in_service.busy();
             async move {
                 let resp: Result<Response, Infallible> =
                     app.call(req.map(axum::body::Body::new)).await;
+                drop(busy);
                 resp
             }
         });
@@ -143,7 +149,6 @@ pub async fn serve(
         let idle = limits.idle_timeout;
         tokio::spawn(async move {
             let _permit = permit;
-            let activity = Activity::new();
             let stream = Tracked {
                 inner: stream,
                 activity: activity.clone(),
@@ -187,11 +192,25 @@ pub fn peer(req_extensions: &axum::http::Extensions) -> Option<SocketAddr> {
         .map(|ConnectInfo(a)| *a)
 }
 
-/// When a connection last read or wrote a byte.
+/// When a connection last read or wrote a byte, and how many of its
+/// requests are being answered.
 #[derive(Clone)]
 struct Activity {
     start: tokio::time::Instant,
     last_ms: Arc<std::sync::atomic::AtomicU64>,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Marks a request in flight until dropped (also when it is cancelled).
+struct Busy(Activity);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.touch();
+    }
 }
 
 impl Activity {
@@ -199,7 +218,14 @@ impl Activity {
         Self {
             start: tokio::time::Instant::now(),
             last_ms: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            in_flight: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
+    }
+
+    fn busy(&self) -> Busy {
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Busy(self.clone())
     }
 
     fn touch(&self) {
@@ -213,10 +239,15 @@ impl Activity {
             let last = self.start
                 + Duration::from_millis(self.last_ms.load(std::sync::atomic::Ordering::Relaxed));
             let due = last + idle;
-            if tokio::time::Instant::now() >= due {
+            let now = tokio::time::Instant::now();
+            if now < due {
+                tokio::time::sleep_until(due).await;
+            } else if self.in_flight.load(std::sync::atomic::Ordering::Relaxed) == 0 {
                 return;
+            } else {
+                // A request is being answered: look again shortly.
+                tokio::time::sleep(idle.min(Duration::from_secs(1))).await;
             }
-            tokio::time::sleep_until(due).await;
         }
     }
 }

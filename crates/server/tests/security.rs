@@ -385,4 +385,39 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     drop(idle);
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
+
+    // A request that takes longer than the idle timeout to answer (a video
+    // search) is not cut off: the connection is busy, not idle.
+    let slow_app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get(|| async {
+            tokio::time::sleep(Duration::from_millis(1800)).await;
+            "done"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vigil_server::serve::serve(
+        listener,
+        slow_app,
+        None,
+        limits,
+        async {
+            stopped.await.ok();
+        },
+    ));
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.ends_with("done"),
+        "{text}"
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
