@@ -876,3 +876,66 @@ async fn the_administrator_manages_people_and_picks_assignments_from_a_list() {
         .unwrap();
     assert_eq!(who, "PC New", "the header names who is logged in");
 }
+
+/// Issue 13: an Investigator (who sees face images) enrols a second factor
+/// in the console at first login: the QR code (SVG) and the secret are
+/// shown, the authenticator's code logs them in, and the next login asks
+/// for a code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_is_enrolled_on_the_login_page() {
+    let f = fixture().await;
+    let mut state = AppState::new(f.store.clone(), Duration::from_secs(600));
+    state.second_factor = true;
+    let base = serve(state).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    c.goto(&format!("{base}/login")).await.unwrap();
+    b.type_into("user", "investigator").await;
+    b.type_into("password", PASSWORD).await;
+    b.click("login").await;
+    b.wait_for(Locator::Css("body[data-enrol='1']")).await;
+    b.wait_for(Locator::Css("#qr svg")).await;
+    let secret = c
+        .find(Locator::Id("totp-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    b.screenshot("console-enrol.png").await;
+    let code = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret).to_bytes().unwrap(),
+        Some("Vigil".into()),
+        "investigator".into(),
+    )
+    .unwrap()
+    .generate_current()
+    .unwrap();
+    b.type_into("totp", &code).await;
+    b.click("login").await;
+    let me = b.wait_for(Locator::Id("me")).await;
+    assert_eq!(me.text().await.unwrap(), "investigator");
+    let auditor = f.store.user("auditor").await.unwrap();
+    let audit = f.store.audit_entries(&auditor, 0, 10_000).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "user.totp.enrol" && e.target == "investigator"));
+    // Logged out, the next login asks for a code (and the used one fails).
+    b.click("logout-top").await;
+    b.wait_for(Locator::Id("login")).await;
+    b.type_into("user", "investigator").await;
+    b.type_into("password", PASSWORD).await;
+    b.click("login").await;
+    b.wait_for(Locator::Css("#totp-box:not([hidden])")).await;
+    b.type_into("totp", &code).await;
+    b.click("login").await;
+    let err = b.wait_for(Locator::Css("#err:not([hidden])")).await;
+    assert!(
+        err.text().await.unwrap().contains("code"),
+        "a used code is refused"
+    );
+}
