@@ -4,15 +4,14 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use vigil_core::access::{Rank, Role, User};
 use vigil_store::accounts::Initialised;
-use vigil_store::{Store, SystemClock};
+use vigil_store::Store;
 
-use crate::governance::{system_user, DataArgs};
+use crate::governance::{open, runtime, system_user, DataArgs};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -71,13 +70,6 @@ pub enum UsersAction {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// Whether `data` holds an initialised installation; opening nothing that
 /// is not there already (a never-initialised directory stays untouched).
 pub async fn open_initialised(data: &DataArgs) -> Result<Store> {
@@ -97,16 +89,6 @@ fn not_initialised(dir: &Path) -> String {
         dir.display(),
         dir.display()
     )
-}
-
-async fn open(data: &DataArgs) -> Result<Store> {
-    Store::open_data_dir(
-        &data.data_dir,
-        data.database_url.as_deref(),
-        Arc::new(SystemClock),
-    )
-    .await
-    .with_context(|| format!("opening the store in {}", data.data_dir.display()))
 }
 
 fn hash(password: &str) -> Result<String> {

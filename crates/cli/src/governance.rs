@@ -86,14 +86,14 @@ pub fn system_user() -> User {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
 }
 
-async fn open(d: &DataArgs) -> Result<Store> {
+pub(crate) async fn open(d: &DataArgs) -> Result<Store> {
     Store::open_data_dir(
         &d.data_dir,
         d.database_url.as_deref(),

@@ -36,6 +36,16 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
+    /// A store error where a broken rule about the request itself (a
+    /// missing reason, a malformed name) is the caller's to fix: 400, not
+    /// the 409 a conflict with stored state gets.
+    pub fn bad_input(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) => Self::new(StatusCode::BAD_REQUEST, "bad_request", m),
+            other => other.into(),
+        }
+    }
+
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first")
     }

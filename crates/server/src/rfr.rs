@@ -14,7 +14,6 @@ use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
-use vigil_store::StoreError;
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user, jpeg};
@@ -65,15 +64,6 @@ pub fn search_faces(
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-}
-
-/// Case reference and reason problems are the caller's to fix (400), not
-/// a conflict with stored state.
-fn refused(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Invalid(m) => bad(m),
-        other => other.into(),
-    }
 }
 
 #[derive(Default)]
@@ -152,7 +142,7 @@ pub async fn create(
             .store
             .check_search(&user, "", "")
             .await
-            .map_err(refused)?;
+            .map_err(ApiError::bad_input)?;
     }
     // A bounded number of searches at once, uploads included.
     let Ok(_permit) = state.searches.clone().try_acquire_owned() else {
@@ -169,7 +159,7 @@ pub async fn create(
         .store
         .check_search(&user, &u.case_ref, &u.reason)
         .await
-        .map_err(refused)?;
+        .map_err(ApiError::bad_input)?;
     let kind = match u.kind.as_deref().map(str::trim) {
         None | Some("") | Some("rfr") => SearchKind::Rfr,
         Some("oifr") => SearchKind::Oifr,
@@ -244,7 +234,7 @@ pub async fn create(
             },
         )
         .await
-        .map_err(refused)?;
+        .map_err(ApiError::bad_input)?;
     let record = state.store.search_record(&user, &id).await?;
     Ok(Json(serde_json::to_value(record).unwrap_or_default()))
 }
@@ -323,6 +313,6 @@ pub async fn review(
         .store
         .review_candidate(&user, &id, face, rank, r.verdict, &r.note)
         .await
-        .map_err(refused)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(serde_json::json!({"ok": true})))
 }

@@ -202,8 +202,8 @@ pub async fn alert_events(
     ApiError,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let (token, _) = state.sessions.from_headers(&headers).await?;
-    let user = current_user(&state, &headers).await?;
+    let (token, session) = state.sessions.from_headers(&headers).await?;
+    let user = state.store.user(&session.user_id).await?;
     // Checks the assignment now; each event re-checks through the store.
     state.store.alerts(&user, &id, None, 1).await?;
     let rx = state.store.subscribe_alerts();
@@ -223,11 +223,13 @@ pub async fn alert_events(
                         return None;
                     }
                 };
-                if !state.sessions.is_live(&token).await {
-                    return None;
-                }
                 match ev {
+                    // Before anything is sent, not for every event of every
+                    // Deployment: the tick covers the quiet times.
                     Ok(ev) if ev.deployment_id == id => {
+                        if !state.sessions.is_live(&token).await {
+                            return None;
+                        }
                         let Ok(alert) = state.store.alert(&user, &ev.alert_id).await else {
                             continue;
                         };
@@ -237,6 +239,9 @@ pub async fn alert_events(
                     }
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        if !state.sessions.is_live(&token).await {
+                            return None;
+                        }
                         let event = Event::default().event("lagged").data(n.to_string());
                         return Some((Ok(event), (rx, tick, state, user, id, token)));
                     }

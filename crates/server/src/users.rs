@@ -7,7 +7,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -91,19 +91,8 @@ pub async fn create(
         .store
         .create_user(&admin, &user, &phc, &n.reason)
         .await
-        .map_err(bad_input)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!({"account": account, "one_time_password": otp})))
-}
-
-/// A rule about the request itself (a name's form, a missing reason) is
-/// the caller's to fix: 400.
-fn bad_input(e: vigil_store::StoreError) -> ApiError {
-    match e {
-        vigil_store::StoreError::Invalid(m) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)
-        }
-        other => other.into(),
-    }
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, description = "The account after the change"), (status = 400, description = "Malformed or no reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own roles", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
@@ -126,7 +115,7 @@ pub async fn update(
             &c.reason,
         )
         .await
-        .map_err(bad_input)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!(account)))
 }
 
@@ -143,7 +132,7 @@ async fn set_disabled(
         .store
         .set_disabled(&admin, &id, disabled, &r.reason)
         .await
-        .map_err(bad_input)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!(account)))
 }
 
@@ -182,7 +171,7 @@ pub async fn reset_password(
         .store
         .reset_password(&admin, &id, &phc, &r.reason)
         .await
-        .map_err(bad_input)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!({"user": id, "one_time_password": otp})))
 }
 
@@ -199,6 +188,6 @@ pub async fn reset_second_factor(
         .store
         .reset_second_factor(&admin, &id, &r.reason)
         .await
-        .map_err(bad_input)?;
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!({"user": id, "second_factor_enrolled": false})))
 }

@@ -57,12 +57,7 @@ impl Store {
     {
         let assignment = self.assignment(id, &who.id).await?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("deployment {id}")))?;
-        let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+        let mut d = deployment_in(&mut tx, id).await?;
         let logged = d.log.len();
         action(&mut d, &assignment, self.now())?;
         self.write_deployment(&mut tx, &d, logged, &who.id).await?;
@@ -84,11 +79,7 @@ impl Store {
         for r in rows {
             let id: String = r.try_get("id")?;
             let mut tx = self.pool.begin().await?;
-            let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+            let mut d = deployment_in(&mut tx, &id).await?;
             let logged = d.log.len();
             if d.tick(now) {
                 self.write_deployment(&mut tx, &d, logged, "system").await?;
@@ -209,12 +200,7 @@ impl Store {
         let role_s =
             serde_json::to_string(&role).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
-            .bind(deployment_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("deployment {deployment_id}")))?;
-        let mut d: Deployment = from_json(&row.try_get::<String, _>("body")?)?;
+        let mut d = deployment_in(&mut tx, deployment_id).await?;
         let removed = sqlx::query(
             "DELETE FROM assignments WHERE deployment_id = $1 AND user_id = $2 AND role = $3",
         )
@@ -297,6 +283,16 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A Deployment as the caller's transaction sees it, to change it there.
+async fn deployment_in(tx: &mut Tx<'_>, id: &str) -> Result<Deployment> {
+    let row = sqlx::query("SELECT body FROM deployments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("deployment {id}")))?;
+    from_json(&row.try_get::<String, _>("body")?)
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {

@@ -468,12 +468,9 @@ fn load_or_create_key_file(path: &Path) -> Result<MasterKey> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate();
             let tmp = path.with_extension("tmp");
+            // 0600 from the moment it exists, not after the key is in it.
+            private_file(&tmp)?;
             std::fs::write(&tmp, key.to_hex())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-            }
             std::fs::rename(&tmp, path)?;
             Ok(key)
         }
