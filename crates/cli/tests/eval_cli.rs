@@ -24,7 +24,7 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
     .unwrap();
     let report_dir = out.path().join("report");
     vigil()
-        .args(["eval", "--sample-set", "--groups"])
+        .args(["eval", "--sample-set", "--gallery-sizes", "1,20", "--groups"])
         .arg(&groups)
         .arg("--out")
         .arg(&report_dir)
@@ -70,10 +70,12 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
     };
     assert!(at(20) > at(1), "{} vs {}", at(20), at(1));
     // Groups from the CSV, each with intervals.
-    let groups = r["groups"].as_array().unwrap();
+    let groups = r["fairness"][0]["at_thresholds"][0]["groups"]
+        .as_array()
+        .unwrap();
     assert_eq!(groups.len(), 2);
     assert!(groups.iter().all(|g| g["fmr_ci95"].is_array()));
-    for f in ["roc.png", "det.png", "hist.png", "fpir.png"] {
+    for f in ["roc.png", "det.png", "hist.png", "fpir.png", "fairness.png"] {
         assert!(is_png(&report_dir.join(f)), "{f}");
         assert!(std::fs::read_to_string(report_dir.join("index.html"))
             .unwrap()
@@ -82,7 +84,8 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
     for f in [
         "roc.csv",
         "identification.csv",
-        "scores.csv",
+        "histogram.csv",
+        "fairness.csv",
         "calibration.json",
     ] {
         assert!(report_dir.join(f).is_file(), "{f}");

@@ -1,240 +1,382 @@
-//! Identification as Live Facial Recognition sees it: a probe is searched
-//! against a gallery of N enrolled people; an Alert is raised when the best
-//! score reaches the Threshold.
+//! Identification (1:N), which is what LFR does: a probe searched against a
+//! gallery of N enrolled people raises an Alert when any score reaches the
+//! Threshold.
+//!
+//! Rates are computed exactly rather than over random galleries: for a probe
+//! with `k` of the `M` candidate people scoring at or above `t`, a gallery
+//! of `N` people drawn from them contains at least one such person with
+//! probability `1 - C(M-k, N) / C(M, N)` (hypergeometric). Averaging that
+//! over probes gives FPIR(N, t) for every N and t from one pass of scoring,
+//! with no sampling noise beyond the probes themselves.
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::Serialize;
 use vigil_core::metrics::wilson_interval;
 
-/// One usable face of a labelled set.
+/// Templates of a labelled set: row `i` of `data` (length `dim`) belongs to
+/// `identity[i]`.
+pub struct Templates<'a> {
+    pub dim: usize,
+    pub data: &'a [f32],
+    pub identity: &'a [u32],
+}
+
+impl Templates<'_> {
+    pub fn len(&self) -> usize {
+        self.identity.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.identity.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    vigil_core::template::dot(a, b)
+}
+
+/// How an identity's enrolled images combine into one score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// The best score over the enrolled images (what the matcher does).
+    Max,
+    /// The score against the normalised mean of the enrolled templates.
+    Mean,
+}
+
+/// One probe's search, reduced to what the rates need.
 #[derive(Debug, Clone)]
-pub struct Sample {
-    pub identity: String,
-    /// Unit-length template.
-    pub template: Vec<f32>,
-    /// Group label of the identity, for fairness reports only.
-    pub group: Option<String>,
+pub struct Search {
+    /// The score against the probe's own enrolled identity, for a mated search.
+    pub mate: Option<f32>,
+    /// The highest scores against other identities, descending (at most
+    /// [`TOP`]).
+    pub others: Vec<f32>,
+    /// How many other identities could be in the gallery.
+    pub candidates: usize,
+}
+
+/// Scores kept per probe: enough for any gallery where a false positive is
+/// not already near certain.
+pub const TOP: usize = 64;
+
+/// Enrols the first `enrol` images (of `members`, in order) of each
+/// identity that `enrollable` allows (all when `None`); mated probes are
+/// each enrolled identity's images from position `probe_from` on (so that
+/// strategies with different `enrol` can be compared on the same probes);
+/// every image is also a non-mated probe against the other enrolled
+/// identities. Keeping a set out of the gallery (`enrollable` false) makes
+/// its people passers-by only, as in LFR.
+pub fn searches(
+    t: &Templates,
+    members: &[usize],
+    enrol: usize,
+    probe_from: usize,
+    combine: Combine,
+    enrollable: Option<&[bool]>,
+) -> Vec<Search> {
+    let enrol = enrol.max(1);
+    let mut by_id: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for &i in members {
+        by_id.entry(t.identity[i]).or_default().push(i);
+    }
+    // Gallery entries: (identity, templates to compare with).
+    let gallery: Vec<(u32, Vec<Vec<f32>>)> = by_id
+        .iter()
+        .filter(|(_, imgs)| enrollable.is_none_or(|e| imgs.iter().any(|&i| e[i])))
+        .map(|(&id, imgs)| {
+            let refs: Vec<Vec<f32>> = imgs.iter().take(enrol).map(|&i| t.row(i).to_vec()).collect();
+            let refs = match combine {
+                Combine::Max => refs,
+                Combine::Mean => vec![mean_template(&refs)],
+            };
+            (id, refs)
+        })
+        .collect();
+    let score = |probe: &[f32], refs: &[Vec<f32>]| -> f32 {
+        refs.iter()
+            .map(|r| dot(probe, r))
+            .fold(f32::NEG_INFINITY, f32::max)
+    };
+    let mut out = Vec::new();
+    for (id, imgs) in &by_id {
+        for (pos, &p) in imgs.iter().enumerate() {
+            let probe = t.row(p);
+            let mut others: Vec<f32> = gallery
+                .iter()
+                .filter(|(g, _)| g != id)
+                .map(|(_, refs)| score(probe, refs))
+                .collect();
+            let candidates = others.len();
+            others.sort_unstable_by(|a, b| b.total_cmp(a));
+            others.truncate(TOP);
+            // Non-mated search: every image, its own identity left out.
+            out.push(Search {
+                mate: None,
+                others: others.clone(),
+                candidates,
+            });
+            let own = gallery
+                .iter()
+                .find(|(g, _)| g == id)
+                .map(|(_, refs)| score(probe, refs));
+            if pos >= probe_from.max(enrol) && own.is_some() {
+                out.push(Search {
+                    mate: own,
+                    others,
+                    candidates,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The comparisons LFR makes, as score lists: every image of `members`
+/// against the first enrollable image of every enrolled identity — mated
+/// when it is the same identity (and not the enrolled image itself),
+/// non-mated otherwise. Unlike all pairs of a set, each person counts once
+/// on the gallery side, so people with hundreds of images (LFW has them)
+/// do not dominate the rate. This is what a calibration is fitted on.
+pub fn comparison_scores(
+    t: &Templates,
+    members: &[usize],
+    enrollable: Option<&[bool]>,
+    threads: usize,
+) -> crate::Scores {
+    let mut first: std::collections::BTreeMap<u32, usize> = Default::default();
+    for &i in members {
+        if enrollable.is_none_or(|e| e[i]) {
+            first.entry(t.identity[i]).or_insert(i);
+        }
+    }
+    let gallery: Vec<(u32, usize)> = first.into_iter().collect();
+    let threads = threads.max(1);
+    let parts: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let gallery = &gallery;
+                s.spawn(move || {
+                    let (mut mated, mut non) = (Vec::new(), Vec::new());
+                    for &p in members.iter().skip(w).step_by(threads) {
+                        let row = t.row(p);
+                        for &(id, g) in gallery {
+                            if g == p {
+                                continue;
+                            }
+                            let sc = dot(row, t.row(g));
+                            if id == t.identity[p] {
+                                mated.push(sc);
+                            } else {
+                                non.push(sc);
+                            }
+                        }
+                    }
+                    (mated, non)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let (mut mated, mut non) = (Vec::new(), Vec::new());
+    for (m, n) in parts {
+        mated.extend(m);
+        non.extend(n);
+    }
+    crate::Scores::new(mated, non)
+}
+
+fn mean_template(refs: &[Vec<f32>]) -> Vec<f32> {
+    let dim = refs.first().map_or(0, Vec::len);
+    let mut m = vec![0f32; dim];
+    for r in refs {
+        for (a, b) in m.iter_mut().zip(r) {
+            *a += b;
+        }
+    }
+    let norm = m.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    m.iter_mut().for_each(|x| *x /= norm);
+    m
+}
+
+/// ln C(a, b).
+fn ln_choose(a: f64, b: f64) -> f64 {
+    libm::lgamma(a + 1.0) - libm::lgamma(b + 1.0) - libm::lgamma(a - b + 1.0)
+}
+
+/// Probability that a gallery of `n` drawn from `m` candidates, `k` of them
+/// "hits", holds at least one hit.
+pub fn any_hit(m: usize, k: usize, n: usize) -> f64 {
+    if k == 0 || n == 0 {
+        return 0.0;
+    }
+    if n > m - k.min(m) {
+        return 1.0;
+    }
+    let (m, k, n) = (m as f64, k as f64, n as f64);
+    1.0 - (ln_choose(m - k, n) - ln_choose(m, n)).exp()
+}
+
+fn count_at_or_above(desc: &[f32], t: f64) -> usize {
+    desc.partition_point(|&s| f64::from(s) >= t)
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentResult {
     pub gallery_size: usize,
     pub threshold: f64,
-    /// Random galleries drawn (seeded) and averaged over.
-    pub draws: usize,
     pub mated_searches: usize,
     pub non_mated_searches: usize,
-    /// Mated searches where the right person was not the top candidate at
-    /// or above the Threshold (1 - True Recognition Rate).
     pub fnir: Option<f64>,
-    /// Non-mated searches with any candidate at or above the Threshold
-    /// (false Alerts per passer-by not on the Watchlist).
     pub fpir: Option<f64>,
     pub fpir_ci95: Option<(f64, f64)>,
-    /// The rule of thumb FPIR ~ 1 - (1 - FMR)^N with the measured FMR.
+    /// `1 - (1 - FMR(t))^N` from the calibration.
     pub fpir_predicted: f64,
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum()
+/// FPIR over the non-mated searches at gallery size `n`.
+pub fn fpir(searches: &[Search], n: usize, t: f64) -> (f64, usize) {
+    let mut sum = 0.0;
+    let mut count = 0usize;
+    for s in searches.iter().filter(|s| s.mate.is_none()) {
+        if s.candidates < n {
+            continue;
+        }
+        sum += any_hit(s.candidates, count_at_or_above(&s.others, t), n);
+        count += 1;
+    }
+    (if count > 0 { sum / count as f64 } else { f64::NAN }, count)
 }
 
-/// Searches with galleries of `n` identities (one image each, drawn at
-/// random `draws` times with `seed`): mated probes are the other images of
-/// enrolled identities, non-mated probes every image of the others.
+/// FNIR over the mated searches at gallery size `n` (the mate plus `n - 1`
+/// others): a miss when the mate scores under `t` or another person
+/// outscores it.
+pub fn fnir(searches: &[Search], n: usize, t: f64) -> (f64, usize) {
+    let mut sum = 0.0;
+    let mut count = 0usize;
+    for s in searches {
+        let Some(mate) = s.mate else { continue };
+        if s.candidates + 1 < n {
+            continue;
+        }
+        count += 1;
+        if f64::from(mate) < t {
+            sum += 1.0;
+        } else {
+            let above = s.others.partition_point(|&o| o > mate);
+            sum += any_hit(s.candidates, above, n - 1);
+        }
+    }
+    (if count > 0 { sum / count as f64 } else { f64::NAN }, count)
+}
+
+/// The lowest threshold whose FPIR at `n` is at most `target` (bisection:
+/// FPIR falls as the threshold rises).
+pub fn threshold_for_fpir(searches: &[Search], n: usize, target: f64) -> f64 {
+    let (mut lo, mut hi) = (-1.0f64, 1.0f64);
+    for _ in 0..50 {
+        let mid = 0.5 * (lo + hi);
+        if fpir(searches, n, mid).0 > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    hi
+}
+
 pub fn identification(
-    samples: &[Sample],
+    searches: &[Search],
     n: usize,
     threshold: f64,
     fmr_at_threshold: f64,
-    draws: usize,
-    seed: u64,
 ) -> IdentResult {
-    let mut identities: Vec<&str> = samples.iter().map(|s| s.identity.as_str()).collect();
-    identities.sort_unstable();
-    identities.dedup();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let (mut mated, mut mated_miss, mut non, mut non_hit) = (0usize, 0usize, 0usize, 0usize);
-    let n = n.min(identities.len().saturating_sub(1)).max(1);
-    for _ in 0..draws {
-        let mut ids = identities.clone();
-        ids.shuffle(&mut rng);
-        let enrolled: Vec<&str> = ids[..n].to_vec();
-        // The gallery image of each enrolled identity: a random one of theirs.
-        let mut gallery: Vec<(&str, usize)> = Vec::with_capacity(n);
-        for id in &enrolled {
-            let mut own: Vec<usize> = (0..samples.len())
-                .filter(|&i| samples[i].identity == *id)
-                .collect();
-            own.shuffle(&mut rng);
-            gallery.push((id, own[0]));
-        }
-        for (i, probe) in samples.iter().enumerate() {
-            if gallery.iter().any(|&(_, g)| g == i) {
-                continue;
-            }
-            let best = gallery
-                .iter()
-                .map(|&(id, g)| (id, dot(&probe.template, &samples[g].template)))
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            let Some((top, score)) = best else { continue };
-            if enrolled.contains(&probe.identity.as_str()) {
-                mated += 1;
-                if !(top == probe.identity && score >= threshold) {
-                    mated_miss += 1;
-                }
-            } else {
-                non += 1;
-                if score >= threshold {
-                    non_hit += 1;
-                }
-            }
-        }
-    }
+    let (fp, non) = fpir(searches, n, threshold);
+    let (fnr, mated) = fnir(searches, n, threshold);
     IdentResult {
         gallery_size: n,
         threshold,
-        draws,
         mated_searches: mated,
         non_mated_searches: non,
-        fnir: (mated > 0).then(|| mated_miss as f64 / mated as f64),
-        fpir: (non > 0).then(|| non_hit as f64 / non as f64),
-        fpir_ci95: wilson_interval(non_hit as u64, non as u64),
+        fnir: (mated > 0).then_some(fnr),
+        fpir: (non > 0).then_some(fp),
+        fpir_ci95: (non > 0)
+            .then(|| wilson_interval((fp * non as f64).round() as u64, non as u64))
+            .flatten(),
         fpir_predicted: 1.0 - (1.0 - fmr_at_threshold).powf(n as f64),
     }
-}
-
-/// Error rates of one demographic group at the operating Threshold.
-#[derive(Debug, Clone, Serialize)]
-pub struct GroupRates {
-    pub group: String,
-    pub mated_pairs: usize,
-    pub non_mated_pairs: usize,
-    pub fnmr: Option<f64>,
-    pub fnmr_ci95: Option<(f64, f64)>,
-    pub fmr: Option<f64>,
-    pub fmr_ci95: Option<(f64, f64)>,
-}
-
-/// One scored pair with the groups of its two faces.
-#[derive(Debug, Clone)]
-pub struct Pair {
-    pub score: f64,
-    pub mated: bool,
-    pub groups: (Option<String>, Option<String>),
-}
-
-/// Per-group FMR (non-mated pairs within the group, as NIST's demographic
-/// reports count them) and FNMR, with 95 % Wilson intervals.
-pub fn group_rates(pairs: &[Pair], threshold: f64) -> Vec<GroupRates> {
-    let mut groups: Vec<&str> = pairs
-        .iter()
-        .filter_map(|p| match &p.groups {
-            (Some(a), Some(b)) if a == b => Some(a.as_str()),
-            _ => None,
-        })
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
-    groups
-        .into_iter()
-        .map(|g| {
-            let inside = pairs
-                .iter()
-                .filter(|p| p.groups.0.as_deref() == Some(g) && p.groups.1.as_deref() == Some(g));
-            let (mut m, mut m_miss, mut nm, mut nm_hit) = (0u64, 0u64, 0u64, 0u64);
-            for p in inside {
-                if p.mated {
-                    m += 1;
-                    m_miss += u64::from(p.score < threshold);
-                } else {
-                    nm += 1;
-                    nm_hit += u64::from(p.score >= threshold);
-                }
-            }
-            GroupRates {
-                group: g.to_string(),
-                mated_pairs: m as usize,
-                non_mated_pairs: nm as usize,
-                fnmr: (m > 0).then(|| m_miss as f64 / m as f64),
-                fnmr_ci95: wilson_interval(m_miss, m),
-                fmr: (nm > 0).then(|| nm_hit as f64 / nm as f64),
-                fmr_ci95: wilson_interval(nm_hit, nm),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unit(angle: f32) -> Vec<f32> {
-        vec![angle.cos(), angle.sin()]
+    #[test]
+    fn hypergeometric_any_hit_matches_counting() {
+        // 5 candidates, 2 hits, galleries of 2: C(3,2)/C(5,2) = 3/10 miss both.
+        assert!((any_hit(5, 2, 2) - 0.7).abs() < 1e-12);
+        assert_eq!(any_hit(5, 0, 3), 0.0);
+        assert_eq!(any_hit(5, 4, 2), 1.0);
+        // One hit among m: n/m.
+        assert!((any_hit(1000, 1, 10) - 0.01).abs() < 1e-12);
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
     }
 
     #[test]
-    fn identification_counts_misses_and_false_alerts() {
-        // Three identities far apart on the circle, two images each, close.
-        let mut s = Vec::new();
-        for (k, id) in ["a", "b", "c"].iter().enumerate() {
-            for d in [0.0, 0.05] {
-                s.push(Sample {
-                    identity: id.to_string(),
-                    template: unit(k as f32 * 2.0 + d),
-                    group: None,
-                });
-            }
-        }
-        let r = identification(&s, 2, 0.9, 0.0, 20, 1);
-        assert_eq!(r.fnir, Some(0.0));
-        assert_eq!(r.fpir, Some(0.0));
-        assert_eq!(r.mated_searches, 2 * 20);
-        assert_eq!(r.non_mated_searches, 2 * 20);
-        // A threshold of -1 raises an Alert for everyone.
-        let r = identification(&s, 2, -1.0, 1.0, 5, 1);
-        assert_eq!(r.fpir, Some(1.0));
-    }
-
-    #[test]
-    fn group_rates_use_pairs_within_each_group() {
-        let g = |a: &str, b: &str| (Some(a.to_string()), Some(b.to_string()));
-        let pairs = vec![
-            Pair {
-                score: 0.9,
-                mated: true,
-                groups: g("x", "x"),
-            },
-            Pair {
-                score: 0.2,
-                mated: true,
-                groups: g("x", "x"),
-            },
-            Pair {
-                score: 0.6,
-                mated: false,
-                groups: g("x", "x"),
-            },
-            Pair {
-                score: 0.1,
-                mated: false,
-                groups: g("y", "y"),
-            },
-            Pair {
-                score: 0.9,
-                mated: false,
-                groups: g("x", "y"),
-            },
+    fn rates_on_a_tiny_set_agree_with_hand_counts() {
+        // Identity 0 has two images close together; 1 and 2 are far apart,
+        // but 2 resembles 0 a little.
+        let rows = [
+            unit(&[1.0, 0.0, 0.0]),
+            unit(&[0.9, 0.1, 0.0]),
+            unit(&[0.0, 1.0, 0.0]),
+            unit(&[0.5, 0.0, 0.8]),
         ];
-        let r = group_rates(&pairs, 0.5);
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[0].fnmr, Some(0.5));
-        assert_eq!(r[0].fmr, Some(1.0));
-        assert_eq!(r[1].fmr, Some(0.0));
-        assert_eq!(r[1].fnmr, None);
+        let data: Vec<f32> = rows.concat();
+        let identity = [0u32, 0, 1, 2];
+        let t = Templates {
+            dim: 3,
+            data: &data,
+            identity: &identity,
+        };
+        let s = searches(&t, &[0, 1, 2, 3], 1, 1, Combine::Max, None);
+        assert_eq!(s.iter().filter(|s| s.mate.is_some()).count(), 1);
+        assert_eq!(s.iter().filter(|s| s.mate.is_none()).count(), 4);
+        // At 0.5, images 0 and 1 against identity 2 (0.530, 0.527) and
+        // image 3 against identity 0 (0.530) cross: three probes each see
+        // 1 hit of 2 candidates, a gallery of 1 holds it half the time, so
+        // FPIR = 3 * 0.5 / 4.
+        let (fp, n) = fpir(&s, 1, 0.5);
+        assert_eq!(n, 4);
+        assert!((fp - 0.375).abs() < 1e-9, "{fp}");
+        // A gallery of both other people always holds the hit.
+        assert!((fpir(&s, 2, 0.5).0 - 0.75).abs() < 1e-9);
+        // The mate (0.99) beats everyone: no miss until the threshold passes it.
+        assert_eq!(fnir(&s, 3, 0.5).0, 0.0);
+        assert_eq!(fnir(&s, 3, 0.999).0, 1.0);
+        let t99 = threshold_for_fpir(&s, 1, 0.0);
+        assert!(t99 > 0.529 && t99 < 0.531, "{t99}");
+
+        // With identity 2 kept out of the gallery, image 3 is a passer-by
+        // against identities 0 and 1 only.
+        let e = [true, true, true, false];
+        let s = searches(&t, &[0, 1, 2, 3], 1, 1, Combine::Max, Some(&e));
+        assert!(s.iter().all(|x| x.candidates <= 2));
+        let passer_by = s.iter().filter(|x| x.candidates == 2).count();
+        assert_eq!(passer_by, 1, "only image 3 sees both enrolled people");
+
+        // Comparisons: identity 0 enrolled by image 0, 1 by image 2. Image 1
+        // is mated with image 0; 0-2, 1-2, 2-0, 3-0, 3-2 are non-mated.
+        let c = comparison_scores(&t, &[0, 1, 2, 3], Some(&e), 2);
+        assert_eq!(c.mated.len(), 1);
+        assert_eq!(c.non_mated.len(), 5);
     }
 }

@@ -10,8 +10,11 @@
 //! of N (identification, which is what Live Facial Recognition does).
 
 pub mod calibration;
+pub mod fairness;
 pub mod ident;
+pub mod pairs;
 pub mod scores;
+pub mod tail;
 
 pub use calibration::Calibration;
 pub use scores::Scores;

@@ -53,7 +53,9 @@ document.getElementById('app').onsubmit=async e=>{e.preventDefault();try{render(
 document.getElementById('suggest').onclick=async()=>{const far=parseFloat(document.getElementById('wa-far').value),n=parseInt(document.getElementById('wa-size').value);
  try{const a=await api('GET',`/api/v1/calibration/threshold?far=${far}&watchlist_size=${n}`),v=a.advice,th=document.getElementById('wa-threshold');
   th.value=v.threshold.toFixed(3);th.dataset.far=far;
-  document.getElementById('advice').textContent=`per-comparison FMR ${v.false_match_rate.toExponential(2)}, ${v.method==='measured'?'measured':'extrapolated from the calibration set: confirm with a Blue Watchlist'}; expected true match rate ${v.expected_true_match_rate==null?'-':(100*v.expected_true_match_rate).toFixed(1)+' %'}`}
+  const how={measured:'measured on the calibration sets',modelled:'from the fitted tail of the calibration sets, inside what they resolve',extrapolated:'extrapolated beyond the calibration sets: confirm with a Blue Watchlist'}[v.method]||v.method,f=v.fairness;
+  const fair=f?` Worst demographic group on the calibration set: ${f.worst_group}, ${f.ratio.toFixed(1)}× the overall false match rate${f.measured?'':' (measured at lower Thresholds: at least this)'}, so an expected false alert rate of ${f.false_alert_rate.toExponential(1)} for that group; this Threshold is ${f.within_2x?'inside':'outside'} the range where every group stays within 2×${f.within_2x_range?` (${f.within_2x_range[0].toFixed(3)}–${f.within_2x_range[1].toFixed(3)})`:' (none measured)'}.`:'';
+  document.getElementById('advice').textContent=`per-comparison FMR ${v.false_match_rate.toExponential(2)}, ${how}; expected true match rate ${v.expected_true_match_rate==null?'-':(100*v.expected_true_match_rate).toFixed(1)+' %'}.${fair}`}
  catch(x){say(x.message,true)}};
 document.getElementById('wa-threshold').oninput=e=>{delete e.target.dataset.far};
 // The people an Administrator may assign, picked from a list (never

@@ -16,6 +16,7 @@ pub struct Recogniser {
     dimension: usize,
     model: Model,
     provider: ActiveProvider,
+    flip_average: bool,
 }
 
 impl Recogniser {
@@ -42,7 +43,20 @@ impl Recogniser {
             dimension,
             model: Model::new(session)?,
             provider,
+            flip_average: true,
         })
+    }
+
+    /// Whether [`Recogniser::embed`] averages each face with its mirror
+    /// image (on by default: measured on lfw-dev, docs/accuracy.md; the
+    /// shipped calibrations are of such templates).
+    pub fn with_flip_average(mut self, on: bool) -> Self {
+        self.flip_average = on;
+        self
+    }
+
+    pub fn flip_average(&self) -> bool {
+        self.flip_average
     }
 
     pub fn id(&self) -> &str {
@@ -109,6 +123,26 @@ impl Recogniser {
         Ok(templates)
     }
 
+    /// Embeds aligned crops as the product does: each averaged with its
+    /// mirror image when flip averaging is on (the two run in one batch).
+    pub fn embed_faces(&self, crops: &[RgbImage]) -> Result<Vec<Template>, VisionError> {
+        if !self.flip_average {
+            return self.embed_crops(crops);
+        }
+        let mut both = Vec::with_capacity(crops.len() * 2);
+        for c in crops {
+            both.push(c.clone());
+            both.push(image::imageops::flip_horizontal(c));
+        }
+        let t = self.embed_crops(&both)?;
+        t.chunks_exact(2)
+            .map(|p| {
+                let sum: Vec<f32> = p[0].vector.iter().zip(&p[1].vector).map(|(a, b)| a + b).collect();
+                Ok(Template::from_raw(&self.manifest.id, &sum)?)
+            })
+            .collect()
+    }
+
     /// Aligns and embeds every detection of one image.
     pub fn embed(
         &self,
@@ -119,6 +153,6 @@ impl Recogniser {
             .iter()
             .map(|d| self.aligned_crop(image, d))
             .collect::<Result<Vec<_>, _>>()?;
-        self.embed_crops(&crops)
+        self.embed_faces(&crops)
     }
 }
