@@ -119,6 +119,9 @@ pub struct EvalArgs {
     /// images per subject.
     #[arg(long)]
     compare: bool,
+    /// Text put before the calibration's `source` (how it was made).
+    #[arg(long)]
+    provenance: Option<String>,
     /// Also install the calibration for the recogniser pack (used by
     /// `vigil threshold`, the Watchlist page and the Deployment form) in
     /// place of the shipped one.
@@ -841,7 +844,12 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         ident::comparison_scores(&rows.templates(a.template), &all_rows, Some(&rows.labelled), threads());
     let mut calibration = Calibration::fit(
         &g.recogniser,
-        &format!("{source}; fitted on {} mated and {} non-mated comparisons of every image with one enrolled image of each person of the labelled folder", comparisons_all.mated.len(), comparisons_all.non_mated.len()),
+        &format!(
+            "{}{source}; fitted on {} mated and {} non-mated comparisons of every image with one enrolled image of each person of the labelled folder",
+            a.provenance.as_ref().map_or(String::new(), |p| format!("{p}: ")),
+            comparisons_all.mated.len(),
+            comparisons_all.non_mated.len()
+        ),
         &comparisons_all,
     )?;
 
