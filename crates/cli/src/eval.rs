@@ -823,6 +823,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         schemes: gnames.schemes.len(),
         part: None,
         apart: Some(&apart),
+        shift: None,
     };
     let popts = PairOptions {
         max_non_mated: a.max_non_mated,
@@ -853,8 +854,9 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         &comparisons_all,
     )?;
 
-    // Fairness, per scheme (one per CSV), on a grid of Thresholds.
-    let grid: Vec<f64> = (0..=80).map(|i| 0.1 + f64::from(i) * 0.01).collect();
+    // Fairness, per scheme (one per CSV), on a grid of Thresholds spaced
+    // by the scheme's overall FMR (a quarter decade apart, from 1e-1 down
+    // to what it resolves), so the grid suits any pack's score range.
     let mut fairness_reports = Vec::new();
     let mut fairness_rows_for_plot: Vec<FairnessRow> = Vec::new();
     for (s, scheme) in gnames.schemes.iter().enumerate() {
@@ -866,6 +868,11 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
             })
             .collect();
         let overall = &ps.schemes[s];
+        let mut grid: Vec<f64> = (4..=24)
+            .filter_map(|k| overall.non_mated_threshold(10f64.powf(-f64::from(k) / 4.0)))
+            .filter(|t| t.is_finite())
+            .collect();
+        grid.dedup();
         let rows_grid = fairness::rows(overall, &groups, &grid);
         let summary = FairnessSummary::from_rows(
             &format!("{scheme}: FMR between different people of the same group over the FMR of all non-mated pairs labelled in it"),
@@ -919,7 +926,9 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         calibration.validation = Some(v.clone());
     }
     let comparisons = if a.compare {
-        Some(compare(&rows, a, &popts)?)
+        let mut c = compare(&rows, a, &popts)?;
+        c["cohort_normalisation"] = mitigation(&rows, &gnames, a, &labels, &popts, &ps)?;
+        Some(c)
     } else {
         None
     };
@@ -1031,7 +1040,8 @@ fn validate(
         let r = ident::identification(&searches, n, advice.threshold, advice.false_match_rate);
         let best = fnir_at_fpir(&searches, n, 1e-3);
         let mut predicted = Vec::new();
-        for t in [0.35, 0.4, 0.45, 0.5, 0.55] {
+        for far in [1e-1, 1e-2, 3e-3, 1e-3, 3e-4] {
+            let t = fitted.threshold_for(far, n)?.threshold;
             let (fmr, method) = fitted.false_match_rate(t);
             let (measured, _) = ident::fpir(&searches, n, t);
             predicted.push(json!({"threshold": t, "predicted_fpir": vigil_eval::calibration::per_passer_by_rate(fmr, n), "method": method, "measured_fpir": measured}));
@@ -1073,6 +1083,7 @@ fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json:
         schemes: 0,
         part: None,
         apart: None,
+        shift: None,
     };
     let people = {
         let mut v = labelled.identity.clone();
@@ -1109,6 +1120,62 @@ fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json:
     }
     let _ = a;
     Ok(json!({"people": people, "images": labelled.identity.len(), "variants": variants}))
+}
+
+/// Cohort score normalisation, before and after: TAR at FMR, and each
+/// scheme's worst group at the Thresholds that give the same overall FMR.
+fn mitigation(
+    rows: &Rows,
+    gnames: &GroupNames,
+    a: &EvalArgs,
+    labels: &Labels,
+    popts: &PairOptions,
+    raw: &pairs::PairScores,
+) -> Result<serde_json::Value> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
+    let mut cohort: Vec<usize> = (0..rows.identity.len()).collect();
+    cohort.shuffle(&mut rng);
+    cohort.truncate(1000);
+    let k = 10;
+    let shift = ident::cohort_offsets(&rows.templates(a.template), &cohort, k);
+    let normed_labels = Labels {
+        group: labels.group,
+        scheme_of: labels.scheme_of,
+        schemes: labels.schemes,
+        part: None,
+        apart: labels.apart,
+        shift: Some(&shift),
+    };
+    let normed = pairs::score_pairs(&rows.templates(a.template), &normed_labels, popts);
+    let side = |ps: &pairs::PairScores| -> Result<serde_json::Value> {
+        let mut schemes = Vec::new();
+        for (si, scheme) in gnames.schemes.iter().enumerate() {
+            let groups: Vec<GroupScores> = (0..gnames.names.len())
+                .filter(|&g| gnames.scheme_of[g] as usize == si)
+                .map(|g| GroupScores {
+                    group: gnames.names[g].clone(),
+                    scores: ps.groups[g].clone(),
+                })
+                .collect();
+            let mut at = Vec::new();
+            for target in [1e-3, 1e-4] {
+                let overall = &ps.schemes[si];
+                if let Some(t) = overall.non_mated_threshold(target) {
+                    let r = fairness::rows(overall, &groups, &[t]);
+                    at.push(json!({"overall_fmr": target, "threshold": t, "worst": r[0].worst}));
+                }
+            }
+            schemes.push(json!({"scheme": scheme, "at_overall_fmr": at}));
+        }
+        Ok(json!({"tar_at_fmr": tar_at_fmr(&ps.all)?, "fairness": schemes}))
+    };
+    Ok(json!({
+        "method": format!("score minus the mean of the two faces' offsets; offset = mean of a face's {k} highest scores against a cohort of 1000 images drawn at random from the whole set (no labels used), centred"),
+        "before": side(raw)?,
+        "after": side(&normed)?,
+    }))
 }
 
 fn write_csvs(

@@ -190,6 +190,32 @@ pub fn comparison_scores(
     crate::Scores::new(mated, non)
 }
 
+/// Cohort score normalisation: for each row, the mean of its `k` highest
+/// scores against a cohort of rows (other identities only). A face that
+/// resembles many people — as faces of a group the recogniser separates
+/// poorly do — gets a large offset; subtracting the mean offset of the two
+/// faces of a pair ([`crate::pairs::Labels::shift`]) lowers exactly those
+/// scores, using no label of anyone. Offsets are centred (mean zero) so
+/// Thresholds stay comparable.
+pub fn cohort_offsets(t: &Templates, cohort: &[usize], k: usize) -> Vec<f32> {
+    let mut out: Vec<f32> = (0..t.len())
+        .map(|i| {
+            let row = t.row(i);
+            let mut s: Vec<f32> = cohort
+                .iter()
+                .filter(|&&c| c != i && t.identity[c] != t.identity[i])
+                .map(|&c| dot(row, t.row(c)))
+                .collect();
+            let k = k.min(s.len()).max(1);
+            s.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            s[..k].iter().sum::<f32>() / k as f32
+        })
+        .collect();
+    let mean = out.iter().sum::<f32>() / out.len().max(1) as f32;
+    out.iter_mut().for_each(|x| *x -= mean);
+    out
+}
+
 fn mean_template(refs: &[Vec<f32>]) -> Vec<f32> {
     let dim = refs.first().map_or(0, Vec::len);
     let mut m = vec![0f32; dim];

@@ -29,6 +29,9 @@ pub struct Labels<'a> {
     /// "one image per person" that in fact repeats some people unlabelled
     /// (UTKFace) is clean against another set, not against itself.
     pub apart: Option<&'a [bool]>,
+    /// Per-row score offsets: a pair scores `dot - (shift[i] + shift[j]) / 2`
+    /// (cohort score normalisation).
+    pub shift: Option<&'a [f32]>,
 }
 
 pub struct PairOptions {
@@ -154,7 +157,10 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                     let (ia, ga) = (t.identity[i], labels.group[i]);
                     let pa = labels.part.is_some_and(|p| p[i]);
                     for j in i + 1..n {
-                        let s = crate::ident::dot(a, t.row(j));
+                        let mut s = crate::ident::dot(a, t.row(j));
+                        if let Some(sh) = labels.shift {
+                            s -= 0.5 * (sh[i] + sh[j]);
+                        }
                         let mated = ia == t.identity[j];
                         let gb = labels.group[j];
                         let same_group = match (ga, gb) {
@@ -250,6 +256,7 @@ mod tests {
             schemes: 1,
             part: Some(&part),
             apart: None,
+            shift: None,
         };
         for threads in [1, 3] {
             let p = score_pairs(
@@ -294,6 +301,7 @@ mod tests {
             schemes: 1,
             part: None,
             apart: Some(&apart),
+            shift: None,
         };
         let p = score_pairs(
             &t,
@@ -329,6 +337,7 @@ mod tests {
             schemes: 0,
             part: None,
             apart: None,
+            shift: None,
         };
         let p = score_pairs(
             &t,

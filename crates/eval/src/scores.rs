@@ -139,6 +139,23 @@ impl Scores {
     }
 }
 
+impl Scores {
+    /// The lowest threshold whose non-mated rate is at most `target`, from
+    /// the non-mated scores alone; `None` below what they resolve.
+    pub fn non_mated_threshold(&self, target: f64) -> Option<f64> {
+        let n = self.non_mated.len();
+        if n == 0 || target < resolvable_rate(n) {
+            return None;
+        }
+        let allowed = (target * n as f64).floor() as usize;
+        Some(if allowed >= n {
+            f64::NEG_INFINITY
+        } else {
+            next_up(f64::from(self.non_mated[n - 1 - allowed]))
+        })
+    }
+}
+
 fn at_or_above(sorted: &[f32], t: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
