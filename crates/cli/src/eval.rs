@@ -146,8 +146,12 @@ pub struct ThresholdArgs {
 /// lfw-dev and UTKFace (see each file's `source`).
 pub fn shipped_calibration(pack: &str) -> Option<&'static str> {
     match pack {
-        "sface-2021dec" => Some(include_str!("../../../models/calibration/sface-2021dec.json")),
-        "dlib-resnet-v1" => Some(include_str!("../../../models/calibration/dlib-resnet-v1.json")),
+        "sface-2021dec" => Some(include_str!(
+            "../../../models/calibration/sface-2021dec.json"
+        )),
+        "dlib-resnet-v1" => Some(include_str!(
+            "../../../models/calibration/dlib-resnet-v1.json"
+        )),
         _ => None,
     }
 }
@@ -173,7 +177,10 @@ pub fn threshold(g: &Global, a: &ThresholdArgs) -> Result<ExitCode> {
     let c = match &a.calibration {
         Some(p) => Calibration::load(p)?,
         None => installed_calibration(g).with_context(|| {
-            format!("no calibration for {}: run `vigil eval` on your own labelled set with --install", g.recogniser)
+            format!(
+                "no calibration for {}: run `vigil eval` on your own labelled set with --install",
+                g.recogniser
+            )
         })?,
     };
     let advice = c.threshold_for(a.far, a.watchlist_size)?;
@@ -305,7 +312,12 @@ fn read_groups(path: &Path, columns: &[String]) -> Result<BTreeMap<String, Strin
             if line.trim().is_empty() {
                 continue;
             }
-            bail!("{}:{}: expected {} columns", path.display(), n + 2, header.len());
+            bail!(
+                "{}:{}: expected {} columns",
+                path.display(),
+                n + 2,
+                header.len()
+            );
         }
         let group: Vec<&str> = picked.iter().map(|&i| cells[i]).collect();
         out.insert(cells[0].to_string(), group.join(" "));
@@ -332,12 +344,15 @@ struct TemplateCache {
     failures: Vec<(usize, String)>,
 }
 
+/// One face of a stored image: index, plain and flip templates, gate passed.
+type StoredFace = (usize, Vec<f32>, Vec<f32>, bool);
+
 /// Templates kept between runs, per image path, for one engine setting.
 #[derive(Serialize, Deserialize, Default)]
 struct StoredTemplates {
     key: String,
     /// path → faces (face index, plain, flip, gate passed) or a failure.
-    images: BTreeMap<String, Result<Vec<(usize, Vec<f32>, Vec<f32>, bool)>, String>>,
+    images: BTreeMap<String, Result<Vec<StoredFace>, String>>,
 }
 
 fn cache_key(g: &Global, a: &EvalArgs) -> String {
@@ -417,10 +432,7 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
                     gate: g.gate(),
                 })?;
                 let rec = engine.recogniser().context("recogniser loaded")?;
-                loop {
-                    let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
+                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let it = &items[i];
                     bar.inc(1);
                     let fail = |reason: String| {
@@ -482,7 +494,8 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
             }));
         }
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("an analyser panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("an analyser panicked"))??;
         }
         Ok(())
     })?;
@@ -584,8 +597,10 @@ impl Rows {
         };
         for i in (0..self.identity.len()).filter(|&i| keep[i]) {
             r.item.push(self.item[i]);
-            r.plain.extend_from_slice(&self.plain[i * self.dim..(i + 1) * self.dim]);
-            r.flip.extend_from_slice(&self.flip[i * self.dim..(i + 1) * self.dim]);
+            r.plain
+                .extend_from_slice(&self.plain[i * self.dim..(i + 1) * self.dim]);
+            r.flip
+                .extend_from_slice(&self.flip[i * self.dim..(i + 1) * self.dim]);
             r.identity.push(self.identity[i]);
             r.group.push(self.group[i]);
             r.labelled.push(self.labelled[i]);
@@ -694,8 +709,11 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
             items = labelled_dir(d, a.limit_identities)?;
             source.push(format!(
                 "labelled folder {}{}",
-                d.file_name().map_or(d.display().to_string(), |n| n.to_string_lossy().into_owned()),
-                a.limit_identities.map_or(String::new(), |n| format!(" (first {n} identities)"))
+                d.file_name().map_or(d.display().to_string(), |n| n
+                    .to_string_lossy()
+                    .into_owned()),
+                a.limit_identities
+                    .map_or(String::new(), |n| format!(" (first {n} identities)"))
             ));
         }
         (None, true) => {
@@ -736,13 +754,16 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
             source.push(format!(
                 "{} images left out as listed in {}",
                 before - flat.len(),
-                x.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())
+                x.file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
             ));
         }
         source.push(format!(
             "{} single images from {} (non-mated pairs only)",
             flat.len(),
-            d.file_name().map_or(d.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            d.file_name().map_or(d.display().to_string(), |n| n
+                .to_string_lossy()
+                .into_owned()),
         ));
         items.extend(flat);
     }
@@ -754,7 +775,9 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         let mut kept = Vec::with_capacity(items.len());
         let labelled_before = labelled_count;
         for (i, it) in items.into_iter().enumerate() {
-            let digest = std::fs::read(&it.path).map(|b| Sha256::digest(&b).to_vec()).ok();
+            let digest = std::fs::read(&it.path)
+                .map(|b| Sha256::digest(&b).to_vec())
+                .ok();
             if digest.is_some_and(|d| !seen.insert(d)) {
                 dropped += 1;
                 if i < labelled_before {
@@ -766,7 +789,9 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         }
         items = kept;
         if dropped > 0 {
-            source.push(format!("{dropped} byte-identical copies of other images left out"));
+            source.push(format!(
+                "{dropped} byte-identical copies of other images left out"
+            ));
         }
     }
     let csvs: Vec<(String, BTreeMap<String, String>)> = a
@@ -774,7 +799,8 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| {
             Ok((
-                p.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+                p.file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
                 read_groups(p, &a.group_columns)?,
             ))
         })
@@ -841,8 +867,12 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     // The calibration is fitted on the comparisons LFR makes (every image
     // against one enrolled image of each labelled person), not on all pairs.
     let all_rows: Vec<usize> = (0..rows.identity.len()).collect();
-    let comparisons_all =
-        ident::comparison_scores(&rows.templates(a.template), &all_rows, Some(&rows.labelled), threads());
+    let comparisons_all = ident::comparison_scores(
+        &rows.templates(a.template),
+        &all_rows,
+        Some(&rows.labelled),
+        threads(),
+    );
     let mut calibration = Calibration::fit(
         &g.recogniser,
         &format!(
@@ -973,8 +1003,20 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         a.out.join("report.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    write_csvs(&a.out, scores, &curve, &identification, &fairness_rows_for_plot)?;
-    crate::plots::draw_all(&a.out, scores, &curve, &identification, &fairness_rows_for_plot)?;
+    write_csvs(
+        &a.out,
+        scores,
+        &curve,
+        &identification,
+        &fairness_rows_for_plot,
+    )?;
+    crate::plots::draw_all(
+        &a.out,
+        scores,
+        &curve,
+        &identification,
+        &fairness_rows_for_plot,
+    )?;
     write_html(&a.out, &report)?;
     calibration.save(&a.out.join("calibration.json"))?;
     if a.install {
@@ -1007,8 +1049,12 @@ fn validate(
 ) -> Result<serde_json::Value> {
     let fit = rows.subset(part);
     let fit_members: Vec<usize> = (0..fit.identity.len()).collect();
-    let fit_scores =
-        ident::comparison_scores(&fit.templates(kind), &fit_members, Some(&fit.labelled), threads());
+    let fit_scores = ident::comparison_scores(
+        &fit.templates(kind),
+        &fit_members,
+        Some(&fit.labelled),
+        threads(),
+    );
     let fitted = Calibration::fit(&g.recogniser, source, &fit_scores)?;
     let test_keep: Vec<bool> = part.iter().map(|p| !p).collect();
     let test = rows.subset(&test_keep);
@@ -1096,10 +1142,30 @@ fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json:
     let mut variants = Vec::new();
     for kind in [TemplateKind::Plain, TemplateKind::Flip] {
         let ps = pairs::score_pairs(&labelled.templates(kind), &labels, popts);
-        let s1 = ident::searches(&labelled.templates(kind), &members, 1, 2, Combine::Max, None);
-        let s2max = ident::searches(&labelled.templates(kind), &members, 2, 2, Combine::Max, None);
-        let s2mean =
-            ident::searches(&labelled.templates(kind), &members, 2, 2, Combine::Mean, None);
+        let s1 = ident::searches(
+            &labelled.templates(kind),
+            &members,
+            1,
+            2,
+            Combine::Max,
+            None,
+        );
+        let s2max = ident::searches(
+            &labelled.templates(kind),
+            &members,
+            2,
+            2,
+            Combine::Max,
+            None,
+        );
+        let s2mean = ident::searches(
+            &labelled.templates(kind),
+            &members,
+            2,
+            2,
+            Combine::Mean,
+            None,
+        );
         variants.push(json!({
             "template": kind,
             "eer": ps.all.eer()?,
@@ -1189,12 +1255,22 @@ fn write_csvs(
     // has 50 million of them.
     let mut s = String::from("score_from,mated,non_mated\n");
     let bins = 300usize;
-    let bin = |v: f32| (((f64::from(v) + 0.5) / 1.5 * bins as f64).floor().clamp(0.0, (bins - 1) as f64)) as usize;
+    let bin = |v: f32| {
+        (((f64::from(v) + 0.5) / 1.5 * bins as f64)
+            .floor()
+            .clamp(0.0, (bins - 1) as f64)) as usize
+    };
     let (mut m, mut n) = (vec![0u64; bins], vec![0u64; bins]);
     scores.mated.iter().for_each(|&v| m[bin(v)] += 1);
     scores.non_mated.iter().for_each(|&v| n[bin(v)] += 1);
     for i in 0..bins {
-        writeln!(s, "{:.3},{},{}", -0.5 + 1.5 * i as f64 / bins as f64, m[i], n[i])?;
+        writeln!(
+            s,
+            "{:.3},{},{}",
+            -0.5 + 1.5 * i as f64 / bins as f64,
+            m[i],
+            n[i]
+        )?;
     }
     std::fs::write(out.join("histogram.csv"), s)?;
     let mut s = String::from("threshold,fmr,fnmr\n");
@@ -1220,7 +1296,9 @@ fn write_csvs(
     }
     std::fs::write(out.join("identification.csv"), s)?;
     if !fairness.is_empty() {
-        let mut s = String::from("threshold,group,non_mated_pairs,false_matches,fmr,fmr_lo,fmr_hi,ratio,overall_fmr\n");
+        let mut s = String::from(
+            "threshold,group,non_mated_pairs,false_matches,fmr,fmr_lo,fmr_hi,ratio,overall_fmr\n",
+        );
         for r in fairness {
             for gr in &r.groups {
                 let (lo, hi) = gr.fmr_ci95.unwrap_or((f64::NAN, f64::NAN));
@@ -1251,8 +1329,13 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
             .replace('>', "&gt;")
     };
     let num = |v: &serde_json::Value, p: usize| {
-        v.as_f64()
-            .map_or("-".to_string(), |x| if x != 0.0 && x.abs() < 1e-3 { format!("{x:.2e}") } else { format!("{x:.p$}") })
+        v.as_f64().map_or("-".to_string(), |x| {
+            if x != 0.0 && x.abs() < 1e-3 {
+                format!("{x:.2e}")
+            } else {
+                format!("{x:.p$}")
+            }
+        })
     };
     let mut tar = String::new();
     for r in report["tar_at_fmr"].as_array().into_iter().flatten() {
@@ -1302,7 +1385,9 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 r["gallery_size"],
                 num(&r["threshold"], 3),
-                esc(r["method"].as_str().unwrap_or(r["note"].as_str().unwrap_or(""))),
+                esc(r["method"]
+                    .as_str()
+                    .unwrap_or(r["note"].as_str().unwrap_or(""))),
                 num(&r["measured_fpir"], 5),
                 num(&r["measured_fnir"], 4),
                 num(&r["best_fnir_at_target"], 4),

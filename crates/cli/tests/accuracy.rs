@@ -53,7 +53,10 @@ fn a_fixed_sample_of_lfw_dev_and_utkface_stays_above_its_floors() {
             .unwrap();
     let images = r["images"].as_u64().unwrap() as f64;
     let fta = r["failures_to_acquire"].as_array().unwrap().len() as f64;
-    assert!(fta / images < 0.01, "failures to acquire: {fta} of {images}");
+    assert!(
+        fta / images < 0.01,
+        "failures to acquire: {fta} of {images}"
+    );
     assert!(r["mated_pairs"].as_u64().unwrap() > 1000);
 
     // Verification.
@@ -121,7 +124,10 @@ fn a_fixed_sample_of_lfw_dev_and_utkface_stays_above_its_floors() {
         .as_str()
         .unwrap()
         .contains("Shipped with Vigil"));
-    assert!(advice["note"].as_str().unwrap().contains("worst demographic group"));
+    assert!(advice["note"]
+        .as_str()
+        .unwrap()
+        .contains("worst demographic group"));
     // Measured at that Threshold on this sample (identification.csv has
     // only the operating Thresholds; re-run with it).
     let report2 = out.path().join("at-shipped");
@@ -150,9 +156,12 @@ fn a_fixed_sample_of_lfw_dev_and_utkface_stays_above_its_floors() {
     assert!(f(&id["fnir"]) <= CEILING_FNIR_100 + 0.02, "{id}");
 }
 
-// Floors: under this sample's measurement (docs/accuracy.md) by a margin
-// for run-to-run differences of ONNX Runtime builds.
-const FLOOR_TAR_1E3: f64 = 0.0;
-const FLOOR_TAR_1E4: f64 = 0.0;
-const CEILING_EER: f64 = 1.0;
-const CEILING_FNIR_100: f64 = 1.0;
+// Floors: under this sample's measurement on 2026-12-01 (TAR 0.9992 at FMR
+// 1e-3, 0.9960 at 1e-4, EER 0.0008, FNIR 0.0124 at FPIR 1e-3 with N = 100;
+// docs/accuracy.md) by a margin for differences between CPUs and ONNX
+// Runtime builds, and well above what plain templates of the largest face
+// or a broken alignment give.
+const FLOOR_TAR_1E3: f64 = 0.995;
+const FLOOR_TAR_1E4: f64 = 0.985;
+const CEILING_EER: f64 = 0.003;
+const CEILING_FNIR_100: f64 = 0.03;

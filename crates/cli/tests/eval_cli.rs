@@ -24,7 +24,13 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
     .unwrap();
     let report_dir = out.path().join("report");
     vigil()
-        .args(["eval", "--sample-set", "--gallery-sizes", "1,20", "--groups"])
+        .args([
+            "eval",
+            "--sample-set",
+            "--gallery-sizes",
+            "1,20",
+            "--groups",
+        ])
         .arg(&groups)
         .arg("--out")
         .arg(&report_dir)

@@ -243,7 +243,11 @@ impl Calibration {
         let (threshold, method) = if fmr >= self.measured_floor() {
             // The first grid point at or under the rate, interpolated in
             // log rate with the one before it.
-            let i = self.fmr.iter().position(|&r| r <= fmr).unwrap_or(self.fmr.len() - 1);
+            let i = self
+                .fmr
+                .iter()
+                .position(|&r| r <= fmr)
+                .unwrap_or(self.fmr.len() - 1);
             let t = if i == 0 {
                 self.thresholds[0]
             } else {

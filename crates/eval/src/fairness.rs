@@ -196,7 +196,10 @@ mod tests {
         let rows = rows(&overall, &groups, &ts);
         // C's tail is heavier: it is the worst group, and its ratio grows
         // with the threshold towards 3 (C holds nearly all false matches).
-        let r35 = rows.iter().find(|r| (r.threshold - 0.35).abs() < 1e-9).unwrap();
+        let r35 = rows
+            .iter()
+            .find(|r| (r.threshold - 0.35).abs() < 1e-9)
+            .unwrap();
         let (g, ratio) = r35.worst.clone().unwrap();
         assert_eq!(g, "C");
         assert!(ratio > 2.0, "{ratio}");

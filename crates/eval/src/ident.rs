@@ -89,7 +89,11 @@ pub fn searches(
         .iter()
         .filter(|(_, imgs)| enrollable.is_none_or(|e| imgs.iter().any(|&i| e[i])))
         .map(|(&id, imgs)| {
-            let refs: Vec<Vec<f32>> = imgs.iter().take(enrol).map(|&i| t.row(i).to_vec()).collect();
+            let refs: Vec<Vec<f32>> = imgs
+                .iter()
+                .take(enrol)
+                .map(|&i| t.row(i).to_vec())
+                .collect();
             let refs = match combine {
                 Combine::Max => refs,
                 Combine::Mean => vec![mean_template(&refs)],
@@ -275,7 +279,14 @@ pub fn fpir(searches: &[Search], n: usize, t: f64) -> (f64, usize) {
         sum += any_hit(s.candidates, count_at_or_above(&s.others, t), n);
         count += 1;
     }
-    (if count > 0 { sum / count as f64 } else { f64::NAN }, count)
+    (
+        if count > 0 {
+            sum / count as f64
+        } else {
+            f64::NAN
+        },
+        count,
+    )
 }
 
 /// FNIR over the mated searches at gallery size `n` (the mate plus `n - 1`
@@ -297,7 +308,14 @@ pub fn fnir(searches: &[Search], n: usize, t: f64) -> (f64, usize) {
             sum += any_hit(s.candidates, above, n - 1);
         }
     }
-    (if count > 0 { sum / count as f64 } else { f64::NAN }, count)
+    (
+        if count > 0 {
+            sum / count as f64
+        } else {
+            f64::NAN
+        },
+        count,
+    )
 }
 
 /// The lowest threshold whose FPIR at `n` is at most `target` (bisection:

@@ -149,7 +149,8 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
         for w in 0..threads {
             let shared = &shared;
             s.spawn(move || {
-                let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ (w as u64 + 1) * 0x9E37_79B9);
+                let mut rng =
+                    rand::rngs::StdRng::seed_from_u64(opts.seed ^ ((w as u64 + 1) * 0x9E37_79B9));
                 let mut local = Lists::new(labels.schemes, groups);
                 let mut top_min = f32::NEG_INFINITY;
                 for i in (w..n).step_by(threads) {
@@ -182,7 +183,8 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                             local.group_non[g].push(s);
                         }
                         if let (Some(x), Some(y)) = (ga, gb) {
-                            let (sx, sy) = (labels.scheme_of[x as usize], labels.scheme_of[y as usize]);
+                            let (sx, sy) =
+                                (labels.scheme_of[x as usize], labels.scheme_of[y as usize]);
                             if sx == sy {
                                 local.scheme[sx as usize].push(s);
                             }
@@ -193,7 +195,8 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                         if local.top.len() < TOP_PAIRS || s > top_min {
                             keep_top(&mut local.top, s, i, j);
                             if local.top.len() == TOP_PAIRS {
-                                top_min = local.top.iter().map(|t| t.0).fold(f32::INFINITY, f32::min);
+                                top_min =
+                                    local.top.iter().map(|t| t.0).fold(f32::INFINITY, f32::min);
                             }
                         }
                         if keep_rate < 1.0 && rng.gen::<f64>() >= keep_rate {
@@ -223,7 +226,11 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
         all: Scores::new(l.mated, l.non),
         non_mated_total,
         keep_rate,
-        schemes: l.scheme.into_iter().map(|s| Scores::new(Vec::new(), s)).collect(),
+        schemes: l
+            .scheme
+            .into_iter()
+            .map(|s| Scores::new(Vec::new(), s))
+            .collect(),
         groups: l
             .group_mated
             .into_iter()

@@ -137,7 +137,12 @@ impl Recogniser {
         let t = self.embed_crops(&both)?;
         t.chunks_exact(2)
             .map(|p| {
-                let sum: Vec<f32> = p[0].vector.iter().zip(&p[1].vector).map(|(a, b)| a + b).collect();
+                let sum: Vec<f32> = p[0]
+                    .vector
+                    .iter()
+                    .zip(&p[1].vector)
+                    .map(|(a, b)| a + b)
+                    .collect();
                 Ok(Template::from_raw(&self.manifest.id, &sum)?)
             })
             .collect()

@@ -191,6 +191,43 @@ fn batched_and_single_embeddings_agree() {
     }
 }
 
+/// Flip averaging (the default, docs/accuracy.md): a face and its mirror
+/// image give nearly the same template, and it is the normalised sum of the two
+/// plain embeddings.
+#[test]
+fn flip_averaged_templates_do_not_change_with_a_mirrored_photo() {
+    let e = engine("yunet-2023mar", Some("sface-2021dec"));
+    let r = e.recogniser().unwrap();
+    assert!(r.flip_average());
+    let img = sample("macron_1.jpg");
+    let mirrored = image::imageops::flip_horizontal(&img);
+    let face = |im: &RgbImage| {
+        let dets = e.detector().detect(im).unwrap();
+        r.aligned_crop(im, &dets[0]).unwrap()
+    };
+    let (a, b) = (face(&img), face(&mirrored));
+    let flip = r.embed_faces(&[a.clone(), b.clone()]).unwrap();
+    let plain = r.embed_crops(&[a.clone(), b]).unwrap();
+    let flip_agree = flip[0].similarity(&flip[1]).unwrap();
+    let plain_agree = plain[0].similarity(&plain[1]).unwrap();
+    // Not exactly 1: the detector places landmarks a little differently on
+    // the mirrored photo.
+    assert!(flip_agree > 0.97, "{flip_agree}");
+    assert!(flip_agree > plain_agree, "{flip_agree} vs {plain_agree}");
+    // The same as summing the crop's and its mirror's plain embeddings.
+    let own_mirror = r
+        .embed_crops(&[image::imageops::flip_horizontal(&a)])
+        .unwrap();
+    let sum: Vec<f32> = plain[0]
+        .vector
+        .iter()
+        .zip(&own_mirror[0].vector)
+        .map(|(x, y)| x + y)
+        .collect();
+    let by_hand = vigil_core::Template::from_raw(r.id(), &sum).unwrap();
+    assert!(by_hand.similarity(&flip[0]).unwrap() > 0.9999);
+}
+
 #[test]
 fn templates_of_different_packs_cannot_be_compared() {
     let img = sample("obama_1.jpg");
