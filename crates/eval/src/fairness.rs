@@ -46,11 +46,13 @@ pub struct FairnessRow {
 }
 
 /// False matches the overall rate needs before a ratio is taken as
-/// measured. High, because a set of "one image per person" that repeats
-/// some people unlabelled (UTKFace does) fills its highest scores with those
-/// repeats, all of them inside one group; with hundreds of genuine false
-/// matches they are a minority.
+/// measured, and the lowest overall rate at which it is. Both high, because
+/// a set of "one image per person" that repeats some people unlabelled
+/// (UTKFace does) fills its highest scores with those repeats, all of them
+/// inside one group; where genuine false matches are at least 1 in 10 000
+/// pairs and number hundreds, the repeats are a minority.
 pub const MIN_EVENTS: u64 = 300;
+pub const MIN_RATE: f64 = 1e-4;
 
 fn count_at_or_above(sorted: &[f32], t: f64) -> u64 {
     (sorted.len() - sorted.partition_point(|&s| f64::from(s) < t)) as u64
@@ -63,7 +65,7 @@ pub fn rows(overall: &Scores, groups: &[GroupScores], thresholds: &[f64]) -> Vec
             let n = overall.non_mated.len() as u64;
             let hits = count_at_or_above(&overall.non_mated, t);
             let overall_fmr = if n > 0 { hits as f64 / n as f64 } else { 0.0 };
-            let measurable = hits >= MIN_EVENTS;
+            let measurable = hits >= MIN_EVENTS && overall_fmr >= MIN_RATE;
             let groups: Vec<GroupRate> = groups
                 .iter()
                 .map(|g| {
