@@ -533,7 +533,8 @@ pub struct LoadQuery {
 
 /// `GET /api/v1/deployments/{id}/watchlist`: the entries (references, not
 /// images) and the expected false Alert load at the Deployment's Threshold
-/// (WL-4): each passer-by is compared with every Watchlist image.
+/// (WL-4): each passer-by is compared with every Watchlist entry that has
+/// an image (one mean template per entry).
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), LoadQuery), responses((status = 200, description = "Entries and the expected false Alert load"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn watchlist(
     State(state): State<AppState>,
@@ -544,6 +545,7 @@ pub async fn watchlist(
     let user = current_user(&state, &headers).await?;
     let entries = state.store.watchlist_for(&user, &id).await?;
     let images = state.store.watchlist_image_count(&id).await?;
+    let comparisons = state.store.watchlist_subjects_with_images(&id).await?;
     let d = state.store.deployment(&id).await?;
     let passers_by = q.passers_by.unwrap_or(10_000);
     let threshold = d.authority.as_ref().map(|a| a.threshold);
@@ -554,8 +556,9 @@ pub async fn watchlist(
     let load = fmr.map(|fmr| {
         json!({
             "false_match_rate_per_comparison": fmr,
-            "expected_false_alerts_per_passer_by": expected_false_alerts(images, 1, fmr),
-            "expected_false_alerts": expected_false_alerts(images, passers_by, fmr),
+            "comparisons_per_passer_by": comparisons,
+            "expected_false_alerts_per_passer_by": expected_false_alerts(comparisons, 1, fmr),
+            "expected_false_alerts": expected_false_alerts(comparisons, passers_by, fmr),
         })
     });
     Ok(Json(json!({

@@ -681,6 +681,55 @@ async fn watchlist_shows_quality_verdicts_and_expected_alert_load() {
         .unwrap();
     assert!((expected - 5.0).abs() < 1e-6, "{expected}");
     assert!(!b.windows(5).any(|w| w == b"jpeg "), "no image bytes");
+
+    // A second subject with two images: LFR enrols each entry once (the
+    // mean template), so a passer-by meets two comparisons, not three.
+    let admin = common::user(
+        "admin",
+        vigil_core::access::Rank::Staff,
+        &[vigil_core::access::Role::Administrator],
+    );
+    let compiler_user = common::user("compiler", vigil_core::access::Rank::Staff, &[]);
+    let mut refs = Vec::new();
+    for i in 0..2 {
+        refs.push(
+            f.store
+                .add_reference_image(
+                    &admin,
+                    "REF-2",
+                    "custody",
+                    format!("second subject jpeg {i}").as_bytes(),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    f.store
+        .add_watchlist_entry(
+            &compiler_user,
+            d,
+            vigil_core::watchlist::Category::Primary,
+            "wanted",
+            false,
+            &refs,
+        )
+        .await
+        .unwrap();
+    let (_, b, _) = send(
+        &f,
+        get(
+            &format!("/api/v1/deployments/{d}/watchlist?passers_by=50000"),
+            Some(&compiler),
+        ),
+    )
+    .await;
+    let v = json_of(&b);
+    assert_eq!(v["images"], 3);
+    assert_eq!(v["expected_load"]["comparisons_per_passer_by"], 2);
+    let expected = v["expected_load"]["expected_false_alerts"]
+        .as_f64()
+        .unwrap();
+    assert!((expected - 10.0).abs() < 1e-3, "{expected}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -325,6 +325,20 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? as usize)
     }
 
+    /// Entries with at least one image: the comparisons LFR makes per
+    /// passer-by, since each entry is enrolled once (its images' mean
+    /// template).
+    pub async fn watchlist_subjects_with_images(&self, deployment_id: &str) -> Result<usize> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT w.id) AS n FROM media m JOIN watchlist_entries w ON m.owner_id = w.id \
+             WHERE m.kind = 'watchlist' AND w.deployment_id = $1",
+        )
+        .bind(deployment_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? as usize)
+    }
+
     /// Records that Blue Watchlist volunteer `entry_id` walked past the
     /// cameras since `since` (WL-5): recognised when an Alert for that entry
     /// was raised in that time. The pass feeds the True Recognition Rate.
