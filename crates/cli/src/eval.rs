@@ -119,6 +119,12 @@ pub struct EvalArgs {
     /// images per subject.
     #[arg(long)]
     compare: bool,
+    /// Score fusion, for measurement: a template cache written by `vigil eval`
+    /// with another recogniser on the same images (same detector and face
+    /// choice). Each pair then scores the sum of both packs' scores, each
+    /// divided by its packs' non-mated standard deviation.
+    #[arg(long)]
+    fuse_with: Option<PathBuf>,
     /// Text put before the calibration's `source` (how it was made).
     #[arg(long)]
     provenance: Option<String>,
@@ -545,6 +551,73 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
     Ok(c)
 }
 
+/// Spread of non-mated scores of a template list, from seeded random pairs.
+fn score_sd(faces: &[Acquired], flip: bool) -> f32 {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let n = faces.len();
+    let v = |i: usize| {
+        if flip {
+            &faces[i].flip
+        } else {
+            &faces[i].plain
+        }
+    };
+    let scores: Vec<f32> = (0..200_000)
+        .filter_map(|_| {
+            let (i, j) = (rng.gen_range(0..n), rng.gen_range(0..n));
+            (i != j).then(|| ident::dot(v(i), v(j)))
+        })
+        .collect();
+    let m = scores.iter().sum::<f32>() / scores.len().max(1) as f32;
+    (scores.iter().map(|s| (s - m) * (s - m)).sum::<f32>() / scores.len().max(1) as f32).sqrt()
+}
+
+/// Appends another recogniser's templates to each face, each pack's part
+/// scaled by 1/sqrt(sd) so that a dot product is the sum of the two
+/// packs' scores in units of their non-mated spread.
+fn fuse(c: &mut TemplateCache, items: &[Item], other: &Path) -> Result<()> {
+    let stored: StoredTemplates = serde_json::from_str(
+        &std::fs::read_to_string(other).with_context(|| format!("{}", other.display()))?,
+    )?;
+    let key = |it: &Item| format!("{}|{}", it.path.display(), it.all_faces);
+    let mut theirs: Vec<Option<Acquired>> = Vec::with_capacity(c.faces.len());
+    for f in &c.faces {
+        let found = match stored.images.get(&key(&items[f.item])) {
+            Some(Ok(faces)) => faces.iter().find(|x| x.0 == f.face).map(|x| Acquired {
+                item: f.item,
+                face: f.face,
+                plain: x.1.clone(),
+                flip: x.2.clone(),
+                gate_passed: x.3,
+            }),
+            _ => None,
+        };
+        theirs.push(found);
+    }
+    let keep: Vec<bool> = theirs.iter().map(Option::is_some).collect();
+    let mut ours: Vec<Acquired> = std::mem::take(&mut c.faces);
+    let mut other_faces: Vec<Acquired> = theirs.into_iter().flatten().collect();
+    let mut k = keep.iter();
+    ours.retain(|_| *k.next().unwrap_or(&false));
+    for flip in [false, true] {
+        let (s1, s2) = (score_sd(&ours, flip), score_sd(&other_faces, flip));
+        for (a, b) in ours.iter_mut().zip(&mut other_faces) {
+            let (va, vb) = if flip {
+                (&mut a.flip, &b.flip)
+            } else {
+                (&mut a.plain, &b.plain)
+            };
+            va.iter_mut().for_each(|x| *x /= s1.sqrt());
+            va.extend(vb.iter().map(|x| x / s2.sqrt()));
+        }
+    }
+    let _ = &mut other_faces;
+    c.dim = ours.first().map_or(0, |f| f.plain.len());
+    c.faces = ours;
+    Ok(())
+}
+
 /// Stable half of the identities: the fitting part of a validation split.
 /// Salted, because lfw-dev itself is one half of LFW by an unsalted hash.
 fn in_fitting_part(identity: &str) -> bool {
@@ -807,7 +880,16 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         .collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
 
-    let acquired = acquire(g, a, &items)?;
+    let mut acquired = acquire(g, a, &items)?;
+    if let Some(other) = &a.fuse_with {
+        fuse(&mut acquired, &items, other)?;
+        source.push(format!(
+            "score fusion with the templates in {}",
+            other
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        ));
+    }
     let fta: Vec<serde_json::Value> = acquired
         .failures
         .iter()

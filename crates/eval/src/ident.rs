@@ -321,7 +321,19 @@ pub fn fnir(searches: &[Search], n: usize, t: f64) -> (f64, usize) {
 /// The lowest threshold whose FPIR at `n` is at most `target` (bisection:
 /// FPIR falls as the threshold rises).
 pub fn threshold_for_fpir(searches: &[Search], n: usize, target: f64) -> f64 {
-    let (mut lo, mut hi) = (-1.0f64, 1.0f64);
+    // Bounds from the scores themselves: fused or unnormalised scores are
+    // not confined to [-1, 1].
+    let (mut lo, mut hi) = searches
+        .iter()
+        .flat_map(|s| s.others.iter().chain(s.mate.iter()))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(f64::from(x)), hi.max(f64::from(x)))
+        });
+    if !(lo.is_finite() && hi.is_finite()) {
+        return f64::INFINITY;
+    }
+    lo -= 1e-6;
+    hi = super::scores::next_up(hi);
     for _ in 0..50 {
         let mid = 0.5 * (lo + hi);
         if fpir(searches, n, mid).0 > target {
