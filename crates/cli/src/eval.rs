@@ -1503,3 +1503,40 @@ fn write_html(out: &Path, report: &serde_json::Value) -> Result<()> {
     std::fs::write(out.join("index.html"), html)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_validation_split_halves_identities_independently_of_lfws_own_split() {
+        // lfw-dev is the half of LFW whose unsalted sha256(name) starts with
+        // an even byte; the validation split must cut across it.
+        let names: Vec<String> = (0..4000).map(|i| format!("Person_{i}")).collect();
+        let dev: Vec<&String> = names
+            .iter()
+            .filter(|n| Sha256::digest(n.as_bytes())[0] & 1 == 0)
+            .collect();
+        let fit = dev.iter().filter(|n| in_fitting_part(n)).count() as f64;
+        let share = fit / dev.len() as f64;
+        assert!((share - 0.5).abs() < 0.05, "{share}");
+        // Deterministic: the same name always lands in the same half.
+        assert_eq!(in_fitting_part("AJ_Cook"), in_fitting_part("AJ_Cook"));
+    }
+
+    #[test]
+    fn groups_csvs_join_the_chosen_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        std::fs::write(
+            &p,
+            "file,age,gender,race\na.jpg,30,F,Indian\nb.jpg,40,M,White\n",
+        )
+        .unwrap();
+        let m = read_groups(&p, &["gender".into(), "race".into()]).unwrap();
+        assert_eq!(m["a.jpg"], "F Indian");
+        assert!(read_groups(&p, &["colour".into()]).is_err());
+        std::fs::write(&p, "file,gender\na.jpg\n").unwrap();
+        assert!(read_groups(&p, &["gender".into()]).is_err());
+    }
+}
