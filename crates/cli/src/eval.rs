@@ -688,6 +688,19 @@ struct GroupNames {
     schemes: Vec<String>,
 }
 
+impl GroupNames {
+    /// The scores of every group of scheme `s`.
+    fn groups_of(&self, s: usize, ps: &pairs::PairScores) -> Vec<GroupScores> {
+        (0..self.names.len())
+            .filter(|&k| self.scheme_of[k] as usize == s)
+            .map(|k| GroupScores {
+                group: self.names[k].clone(),
+                scores: ps.groups[k].clone(),
+            })
+            .collect()
+    }
+}
+
 fn build_rows(
     items: &[Item],
     cache: &TemplateCache,
@@ -972,13 +985,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     let mut fairness_reports = Vec::new();
     let mut fairness_rows_for_plot: Vec<FairnessRow> = Vec::new();
     for (s, scheme) in gnames.schemes.iter().enumerate() {
-        let groups: Vec<GroupScores> = (0..gnames.names.len())
-            .filter(|&k| gnames.scheme_of[k] as usize == s)
-            .map(|k| GroupScores {
-                group: gnames.names[k].clone(),
-                scores: ps.groups[k].clone(),
-            })
-            .collect();
+        let groups = gnames.groups_of(s, &ps);
         let overall = &ps.schemes[s];
         let mut grid: Vec<f64> = (4..=24)
             .filter_map(|k| overall.non_mated_threshold(10f64.powf(-f64::from(k) / 4.0)))
@@ -1300,13 +1307,7 @@ fn mitigation(
     let side = |ps: &pairs::PairScores| -> Result<serde_json::Value> {
         let mut schemes = Vec::new();
         for (si, scheme) in gnames.schemes.iter().enumerate() {
-            let groups: Vec<GroupScores> = (0..gnames.names.len())
-                .filter(|&g| gnames.scheme_of[g] as usize == si)
-                .map(|g| GroupScores {
-                    group: gnames.names[g].clone(),
-                    scores: ps.groups[g].clone(),
-                })
-                .collect();
+            let groups = gnames.groups_of(si, ps);
             let mut at = Vec::new();
             for target in [1e-3, 1e-4] {
                 let overall = &ps.schemes[si];

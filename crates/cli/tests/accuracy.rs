@@ -21,6 +21,18 @@ fn datasets() -> Option<PathBuf> {
     d.join("lfw-dev").is_dir().then_some(d)
 }
 
+/// `vigil eval` on the fixed sample: the first 400 lfw-dev identities and
+/// the first 600 UTKFace images.
+fn eval_sample(d: &std::path::Path) -> assert_cmd::Command {
+    let mut c = vigil();
+    c.arg("eval")
+        .arg(d.join("lfw-dev"))
+        .args(["--limit-identities", "400", "--limit-non-mated", "600"])
+        .arg("--non-mated-dir")
+        .arg(d.join("utkface"));
+    c
+}
+
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
@@ -33,12 +45,7 @@ fn a_fixed_sample_of_lfw_dev_and_utkface_stays_above_its_floors() {
     };
     let out = tempfile::tempdir().unwrap();
     let report = out.path().join("report");
-    vigil()
-        .arg("eval")
-        .arg(d.join("lfw-dev"))
-        .args(["--limit-identities", "400", "--limit-non-mated", "600"])
-        .arg("--non-mated-dir")
-        .arg(d.join("utkface"))
+    eval_sample(&d)
         .arg("--groups")
         .arg(d.join("lfw-dev-gender.csv"))
         .arg("--groups")
@@ -131,12 +138,7 @@ fn a_fixed_sample_of_lfw_dev_and_utkface_stays_above_its_floors() {
     // Measured at that Threshold on this sample (identification.csv has
     // only the operating Thresholds; re-run with it).
     let report2 = out.path().join("at-shipped");
-    vigil()
-        .arg("eval")
-        .arg(d.join("lfw-dev"))
-        .args(["--limit-identities", "400", "--limit-non-mated", "600"])
-        .arg("--non-mated-dir")
-        .arg(d.join("utkface"))
+    eval_sample(&d)
         .args(["--gallery-sizes", "100", "--thresholds"])
         .arg(format!("{t}"))
         .arg("--template-cache")
