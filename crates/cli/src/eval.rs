@@ -1385,9 +1385,10 @@ fn write_csvs(
         for r in fairness {
             for gr in &r.groups {
                 let (lo, hi) = gr.fmr_ci95.unwrap_or((f64::NAN, f64::NAN));
+                let (mlo, mhi) = gr.fnmr_ci95.unwrap_or((f64::NAN, f64::NAN));
                 writeln!(
                     s,
-                    "{:.3},{},{},{},{:.3e},{:.3e},{:.3e},{},{:.3e}",
+                    "{:.3},{},{},{},{:.3e},{:.3e},{:.3e},{},{:.3e},{},{},{:.4},{:.4}",
                     r.threshold,
                     gr.group,
                     gr.non_mated_pairs,
@@ -1396,7 +1397,11 @@ fn write_csvs(
                     lo,
                     hi,
                     gr.ratio.map_or(String::new(), |v| format!("{v:.2}")),
-                    r.overall_fmr
+                    r.overall_fmr,
+                    gr.mated_pairs,
+                    gr.fnmr.map_or(String::new(), |v| format!("{v:.4}")),
+                    mlo,
+                    mhi
                 )?;
             }
         }
