@@ -1,3 +1,4 @@
+let suggested=false;
 const dep=document.getElementById('dep').textContent;
 const LABEL={submit:'Submit',consult:'Record consultation (no veto)',veto:'Veto',refuse:'Refuse',authorise:'Authorise',
  authorise_urgently:'Authorise urgently',confirm_urgent_authority:'Confirm urgent authority',stop_urgent_authority:'Stop urgent authority',
@@ -17,6 +18,8 @@ function render(v){const d=v.deployment,a=d.application;
  document.getElementById('actions').innerHTML=v.actions.map(s=>`<button data-step="${s}" id="do-${s}">${LABEL[s]}</button>`).join('')||'<span class=muted>Nothing for you to do at this stage.</span>';
  document.querySelectorAll('#actions button').forEach(b=>b.onclick=()=>step(b.dataset.step));
  document.getElementById('authority').hidden=!v.actions.some(s=>NEEDS_WA.includes(s));
+ // The form starts at the calibrated suggestion, not at a fixed number.
+ if(!document.getElementById('authority').hidden&&!suggested){suggested=true;document.getElementById('suggest').click()}
  const rows=[['Title',a.title],['Location',a.location],['Planned',when(a.starts_at)+' to '+when(a.ends_at)],['Legitimate aim',a.legitimate_aim],['Legal basis',a.legal_basis],
   ['Necessity',a.necessity],['Proportionality',a.proportionality],['Safeguards',a.safeguards],['Watchlist composition',a.watchlist_composition],['Resources',a.resources],
   ['Community impact',a.assessments.community_impact],['Equality impact',a.assessments.equality_impact],['Data protection impact',a.assessments.data_protection_impact],

@@ -316,7 +316,7 @@ fn quality_hooks() -> Hooks {
         gate: Default::default(),
     })
     .expect("face engine (run scripts/setup.sh)");
-    // The calibration `scripts/setup.sh` installs for the default recogniser.
+    // The calibration `vigil models fetch` installs for the default recogniser.
     let calibration = std::sync::Arc::new(
         vigil_eval::Calibration::load(&cache.join("models/sface-2021dec/calibration.json"))
             .expect("calibration (run scripts/setup.sh)"),
@@ -396,6 +396,31 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
         .await
         .unwrap();
     b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    // The form opens at the calibrated suggestion (FAR 1e-3, 100 entries),
+    // with the worst demographic group's expected rate beside it.
+    b.wait_for(Locator::XPath(
+        "//span[@id='advice' and contains(., 'per-comparison FMR') and contains(., 'Worst demographic group')]",
+    ))
+    .await;
+    let opened: f32 = c
+        .execute(
+            "return document.getElementById('wa-threshold').value",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let shipped = vigil_eval::Calibration::load(
+        &vigil_vision::engine::default_cache_dir().join("models/sface-2021dec/calibration.json"),
+    )
+    .unwrap()
+    .threshold_for(1e-3, 100)
+    .unwrap()
+    .threshold as f32;
+    assert!((opened - shipped).abs() < 1e-3, "{opened} vs {shipped}");
     b.type_into("wa-reasoning", "Necessary for the final; proportionate")
         .await;
     b.type_into("wa-alternatives", "More patrols").await;
