@@ -1271,10 +1271,67 @@ fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json:
                 n,
                 1e-3,
             ),
+            "track_proxy": track_proxy(&labelled, kind, n),
         }));
     }
     let _ = a;
     Ok(json!({"people": people, "images": labelled.identity.len(), "variants": variants}))
+}
+
+/// A stand-in for track-level decisions in LFR: a probe made of two looks
+/// at a person (the mean template of two different photos) against one
+/// (the first of them), with the same gallery (each person's first image)
+/// and the same people probed (those with three or more images). Two
+/// photos differ more than two frames of one walk past a camera, so this
+/// bounds what fusing a Recognition Opportunity's faces could give.
+fn track_proxy(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Value {
+    let data = labelled.data(kind);
+    let dim = labelled.dim;
+    let mut by_id: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, &id) in labelled.identity.iter().enumerate() {
+        by_id.entry(id).or_default().push(i);
+    }
+    let row = |i: usize| &data[i * dim..(i + 1) * dim];
+    let build = |two_looks: bool| -> (Vec<f32>, Vec<u32>) {
+        let (mut d, mut ids) = (Vec::new(), Vec::new());
+        // Enrolled images first, so each person's first row is enrolled.
+        for (&id, imgs) in &by_id {
+            d.extend_from_slice(row(imgs[0]));
+            ids.push(id);
+        }
+        for (&id, imgs) in &by_id {
+            if imgs.len() < 3 {
+                continue;
+            }
+            if two_looks {
+                let sum: Vec<f32> = row(imgs[1])
+                    .iter()
+                    .zip(row(imgs[2]))
+                    .map(|(x, y)| x + y)
+                    .collect();
+                d.extend(l2(&sum));
+            } else {
+                d.extend_from_slice(row(imgs[1]));
+            }
+            ids.push(id);
+        }
+        (d, ids)
+    };
+    let mut out = serde_json::Map::new();
+    for (name, two) in [("one_look", false), ("two_looks_mean", true)] {
+        let (d, ids) = build(two);
+        // Rows grouped by identity with the enrolled one first.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| (ids[i], i));
+        let t = Templates {
+            dim,
+            data: &d,
+            identity: &ids,
+        };
+        let s = ident::searches(&t, &order, 1, 1, Combine::Max, None);
+        out.insert(name.into(), fnir_at_fpir(&s, n, 1e-3));
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Cohort score normalisation, before and after: TAR at FMR, and each

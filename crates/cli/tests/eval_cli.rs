@@ -27,6 +27,7 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
         .args([
             "eval",
             "--sample-set",
+            "--compare",
             "--gallery-sizes",
             "1,20",
             "--groups",
@@ -75,6 +76,18 @@ fn eval_on_the_sample_set_reports_rates_plots_and_a_calibration() {
             .unwrap()
     };
     assert!(at(20) > at(1), "{} vs {}", at(20), at(1));
+    // Comparisons: plain and flip templates, references per subject, the
+    // track stand-in (Obama has enough photos for it), cohort normalisation.
+    let variants = r["comparisons"]["variants"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r["comparisons"]));
+    assert_eq!(variants.len(), 2);
+    for v in variants {
+        let t = &v["track_proxy"]["two_looks_mean"];
+        assert!(t["mated_searches"].as_u64().unwrap() >= 1, "{t}");
+        assert!(v["tar_at_fmr"].is_array());
+    }
+    assert!(r["comparisons"]["cohort_normalisation"]["after"]["tar_at_fmr"].is_array());
     // Groups from the CSV, each with intervals.
     let groups = r["fairness"][0]["at_thresholds"][0]["groups"]
         .as_array()
