@@ -34,16 +34,21 @@ pub fn runtime(g: &Global) -> RuntimeOptions {
     }
 }
 
-/// Loads the engine; `with_recogniser` false skips the recogniser.
-pub fn engine(g: &Global, with_recogniser: bool) -> Result<FaceEngine> {
-    let cfg = EngineConfig {
+/// The engine the global options describe; `with_recogniser` false skips
+/// the recogniser.
+pub fn engine_config(g: &Global, with_recogniser: bool) -> EngineConfig {
+    EngineConfig {
         models_dir: cache(g).models(),
         detector: g.detector.clone(),
         recogniser: with_recogniser.then(|| g.recogniser.clone()),
         runtime: runtime(g),
         gate: g.gate(),
-    };
-    FaceEngine::load(&cfg).context("loading the face engine")
+    }
+}
+
+/// Loads the engine; `with_recogniser` false skips the recogniser.
+pub fn engine(g: &Global, with_recogniser: bool) -> Result<FaceEngine> {
+    FaceEngine::load(&engine_config(g, with_recogniser)).context("loading the face engine")
 }
 
 pub(crate) fn limits(g: &Global) -> DecodeLimits {

@@ -361,6 +361,28 @@ struct StoredTemplates {
     images: BTreeMap<String, Result<Vec<StoredFace>, String>>,
 }
 
+impl StoredTemplates {
+    fn load(path: &Path) -> Result<Self> {
+        Ok(serde_json::from_str(
+            &std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?,
+        )?)
+    }
+}
+
+impl Item {
+    /// The item's key in a template cache.
+    fn cache_key(&self) -> String {
+        format!("{}|{}", self.path.display(), self.all_faces)
+    }
+}
+
+/// A path's last component, for the record (never the whole path).
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or(p.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    })
+}
+
 fn cache_key(g: &Global, a: &EvalArgs) -> String {
     format!(
         "v1|{}|{}|{:?}|{}",
@@ -374,11 +396,6 @@ fn centre_distance(d: &vigil_vision::Detection, w: u32, h: u32) -> f32 {
     cx * cx + cy * cy
 }
 
-fn l2(v: &[f32]) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter().map(|x| x / n).collect()
-}
-
 /// Analyses every item in parallel: one engine with one inference thread
 /// per job.
 fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
@@ -387,17 +404,15 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
         .template_cache
         .clone()
         .unwrap_or_else(|| a.out.join("templates.json"));
-    let mut stored: StoredTemplates = std::fs::read_to_string(&cache_file)
+    let mut stored: StoredTemplates = StoredTemplates::load(&cache_file)
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|s: &StoredTemplates| s.key == key)
+        .filter(|s| s.key == key)
         .unwrap_or_else(|| StoredTemplates {
             key: key.clone(),
             ..Default::default()
         });
-    let path_key = |it: &Item| format!("{}|{}", it.path.display(), it.all_faces);
     let todo: Vec<usize> = (0..items.len())
-        .filter(|&i| !stored.images.contains_key(&path_key(&items[i])))
+        .filter(|&i| !stored.images.contains_key(&items[i].cache_key()))
         .collect();
     if todo.len() < items.len() {
         eprintln!(
@@ -407,10 +422,7 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
             cache_file.display()
         );
     }
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = a.jobs.unwrap_or_else(threads).max(1);
     let bar = ProgressBar::new(todo.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
@@ -420,23 +432,14 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
     let next = AtomicUsize::new(0);
     let faces = Mutex::new(Vec::new());
     let failures = Mutex::new(Vec::new());
-    let dim = AtomicUsize::new(0);
-    let limits = vigil_vision::DecodeLimits {
-        max_pixels: 64_000_000,
-    };
+    let limits = commands::limits(g);
     std::thread::scope(|s| -> Result<()> {
         let mut handles = Vec::new();
         for _ in 0..jobs {
             handles.push(s.spawn(|| -> Result<()> {
-                let mut rt = commands::runtime(g);
-                rt.intra_threads = 1;
-                let engine = vigil_vision::FaceEngine::load(&vigil_vision::EngineConfig {
-                    models_dir: commands::cache(g).models(),
-                    detector: g.detector.clone(),
-                    recogniser: Some(g.recogniser.clone()),
-                    runtime: rt,
-                    gate: g.gate(),
-                })?;
+                let mut cfg = commands::engine_config(g, true);
+                cfg.runtime.intra_threads = 1;
+                let engine = vigil_vision::FaceEngine::load(&cfg)?;
                 let rec = engine.recogniser().context("recogniser loaded")?;
                 while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let it = &items[i];
@@ -454,20 +457,23 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
                         }
                     };
                     let dets = engine.detector().detect(&img)?;
-                    let chosen: Vec<(usize, &vigil_vision::Detection)> = if it.all_faces {
-                        dets.iter().enumerate().collect()
+                    let qualities = dets
+                        .iter()
+                        .map(|d| vigil_vision::quality::measure(&img, d))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let chosen: Vec<usize> = if it.all_faces {
+                        (0..dets.len()).collect()
                     } else {
                         let pick = match a.face {
-                            FaceChoice::Centre => dets.iter().enumerate().min_by(|x, y| {
-                                centre_distance(x.1, img.width(), img.height())
-                                    .total_cmp(&centre_distance(y.1, img.width(), img.height()))
+                            FaceChoice::Centre => (0..dets.len()).min_by(|&x, &y| {
+                                centre_distance(&dets[x], img.width(), img.height()).total_cmp(
+                                    &centre_distance(&dets[y], img.width(), img.height()),
+                                )
                             }),
-                            FaceChoice::Largest => dets.iter().enumerate().max_by(|x, y| {
-                                let w = |d: &vigil_vision::Detection| {
-                                    (d.landmarks[0][0] - d.landmarks[1][0])
-                                        .hypot(d.landmarks[0][1] - d.landmarks[1][1])
-                                };
-                                w(x.1).total_cmp(&w(y.1))
+                            FaceChoice::Largest => (0..dets.len()).max_by(|&x, &y| {
+                                qualities[x]
+                                    .inter_eye_distance
+                                    .total_cmp(&qualities[y].inter_eye_distance)
                             }),
                         };
                         pick.into_iter().collect()
@@ -476,20 +482,17 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
                         fail("no face found".into());
                         continue;
                     }
-                    for (k, det) in chosen {
-                        let q = vigil_vision::quality::measure(&img, det)?;
-                        let crop = rec.aligned_crop(&img, det)?;
-                        let mirror = image::imageops::flip_horizontal(&crop);
-                        let t = rec.embed_crops(&[crop, mirror])?;
-                        let (p, m) = (&t[0].vector, &t[1].vector);
-                        dim.store(p.len(), Ordering::Relaxed);
-                        let flip: Vec<f32> = p.iter().zip(m).map(|(x, y)| x + y).collect();
+                    let crops = chosen
+                        .iter()
+                        .map(|&k| rec.aligned_crop(&img, &dets[k]))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    for (&k, (plain, flip)) in chosen.iter().zip(rec.embed_with_mirror(&crops)?) {
                         let acq = Acquired {
                             item: i,
                             face: k,
-                            plain: p.clone(),
-                            flip: l2(&flip),
-                            gate_passed: engine.gate().judge(&q).passed,
+                            plain: plain.vector,
+                            flip: flip.vector,
+                            gate_passed: engine.gate().judge(&qualities[k]).passed,
                         };
                         if let Ok(mut f) = faces.lock() {
                             f.push(acq);
@@ -508,12 +511,12 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
     bar.finish_and_clear();
     let new_faces = faces.into_inner().unwrap_or_default();
     for (i, reason) in failures.into_inner().unwrap_or_default() {
-        stored.images.insert(path_key(&items[i]), Err(reason));
+        stored.images.insert(items[i].cache_key(), Err(reason));
     }
     for f in new_faces {
         let e = stored
             .images
-            .entry(path_key(&items[f.item]))
+            .entry(items[f.item].cache_key())
             .or_insert_with(|| Ok(Vec::new()));
         if let Ok(v) = e {
             v.push((f.face, f.plain, f.flip, f.gate_passed));
@@ -524,12 +527,12 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
             .with_context(|| format!("{}", cache_file.display()))?;
     }
     let mut c = TemplateCache {
-        dim: dim.load(Ordering::Relaxed),
+        dim: 0,
         faces: Vec::new(),
         failures: Vec::new(),
     };
     for (i, it) in items.iter().enumerate() {
-        match stored.images.get(&path_key(it)) {
+        match stored.images.get(&it.cache_key()) {
             Some(Ok(faces)) => {
                 let mut faces = faces.clone();
                 faces.sort_by_key(|f| f.0);
@@ -577,13 +580,10 @@ fn score_sd(faces: &[Acquired], flip: bool) -> f32 {
 /// scaled by 1/sqrt(sd) so that a dot product is the sum of the two
 /// packs' scores in units of their non-mated spread.
 fn fuse(c: &mut TemplateCache, items: &[Item], other: &Path) -> Result<()> {
-    let stored: StoredTemplates = serde_json::from_str(
-        &std::fs::read_to_string(other).with_context(|| format!("{}", other.display()))?,
-    )?;
-    let key = |it: &Item| format!("{}|{}", it.path.display(), it.all_faces);
+    let stored = StoredTemplates::load(other)?;
     let mut theirs: Vec<Option<Acquired>> = Vec::with_capacity(c.faces.len());
     for f in &c.faces {
-        let found = match stored.images.get(&key(&items[f.item])) {
+        let found = match stored.images.get(&items[f.item].cache_key()) {
             Some(Ok(faces)) => faces.iter().find(|x| x.0 == f.face).map(|x| Acquired {
                 item: f.item,
                 face: f.face,
@@ -597,12 +597,12 @@ fn fuse(c: &mut TemplateCache, items: &[Item], other: &Path) -> Result<()> {
     }
     let keep: Vec<bool> = theirs.iter().map(Option::is_some).collect();
     let mut ours: Vec<Acquired> = std::mem::take(&mut c.faces);
-    let mut other_faces: Vec<Acquired> = theirs.into_iter().flatten().collect();
+    let other_faces: Vec<Acquired> = theirs.into_iter().flatten().collect();
     let mut k = keep.iter();
     ours.retain(|_| *k.next().unwrap_or(&false));
     for flip in [false, true] {
         let (s1, s2) = (score_sd(&ours, flip), score_sd(&other_faces, flip));
-        for (a, b) in ours.iter_mut().zip(&mut other_faces) {
+        for (a, b) in ours.iter_mut().zip(&other_faces) {
             let (va, vb) = if flip {
                 (&mut a.flip, &b.flip)
             } else {
@@ -612,7 +612,6 @@ fn fuse(c: &mut TemplateCache, items: &[Item], other: &Path) -> Result<()> {
             va.extend(vb.iter().map(|x| x / s2.sqrt()));
         }
     }
-    let _ = &mut other_faces;
     c.dim = ours.first().map_or(0, |f| f.plain.len());
     c.faces = ours;
     Ok(())
@@ -655,19 +654,34 @@ impl Rows {
         }
     }
 
-    /// The rows in `keep`, as a new set.
-    fn subset(&self, keep: &[bool]) -> Rows {
-        let mut r = Rows {
-            dim: self.dim,
+    fn empty(dim: usize, names: Vec<String>) -> Rows {
+        Rows {
+            dim,
             plain: Vec::new(),
             flip: Vec::new(),
             identity: Vec::new(),
-            names: self.names.clone(),
+            names,
             group: Vec::new(),
             labelled: Vec::new(),
             item: Vec::new(),
             gate_failures: 0,
-        };
+        }
+    }
+
+    /// Distinct people, of the labelled folder only or of every row.
+    fn people(&self, labelled_only: bool) -> usize {
+        let mut v: Vec<u32> = (0..self.identity.len())
+            .filter(|&i| !labelled_only || self.labelled[i])
+            .map(|i| self.identity[i])
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    }
+
+    /// The rows in `keep`, as a new set.
+    fn subset(&self, keep: &[bool]) -> Rows {
+        let mut r = Rows::empty(self.dim, self.names.clone());
         for i in (0..self.identity.len()).filter(|&i| keep[i]) {
             r.item.push(self.item[i]);
             r.plain
@@ -714,17 +728,7 @@ fn build_rows(
         schemes: csvs.iter().map(|(n, _)| n.clone()).collect(),
     };
     let mut group_ids: BTreeMap<(usize, String), u32> = BTreeMap::new();
-    let mut rows = Rows {
-        dim: cache.dim,
-        plain: Vec::new(),
-        flip: Vec::new(),
-        identity: Vec::new(),
-        names: Vec::new(),
-        group: Vec::new(),
-        labelled: Vec::new(),
-        item: Vec::new(),
-        gate_failures: 0,
-    };
+    let mut rows = Rows::empty(cache.dim, Vec::new());
     for f in &cache.faces {
         rows.item.push(f.item);
         let it = &items[f.item];
@@ -795,9 +799,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
             items = labelled_dir(d, a.limit_identities)?;
             source.push(format!(
                 "labelled folder {}{}",
-                d.file_name().map_or(d.display().to_string(), |n| n
-                    .to_string_lossy()
-                    .into_owned()),
+                file_name(d),
                 a.limit_identities
                     .map_or(String::new(), |n| format!(" (first {n} identities)"))
             ));
@@ -840,16 +842,13 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
             source.push(format!(
                 "{} images left out as listed in {}",
                 before - flat.len(),
-                x.file_name()
-                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+                file_name(x)
             ));
         }
         source.push(format!(
             "{} single images from {} (non-mated pairs only)",
             flat.len(),
-            d.file_name().map_or(d.display().to_string(), |n| n
-                .to_string_lossy()
-                .into_owned()),
+            file_name(d),
         ));
         items.extend(flat);
     }
@@ -883,13 +882,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     let csvs: Vec<(String, BTreeMap<String, String>)> = a
         .groups
         .iter()
-        .map(|p| {
-            Ok((
-                p.file_name()
-                    .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
-                read_groups(p, &a.group_columns)?,
-            ))
-        })
+        .map(|p| Ok((file_name(p), read_groups(p, &a.group_columns)?)))
         .collect::<Result<_>>()?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}", a.out.display()))?;
 
@@ -898,9 +891,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         fuse(&mut acquired, &items, other)?;
         source.push(format!(
             "score fusion with the templates in {}",
-            other
-                .file_name()
-                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+            file_name(other)
         ));
     }
     let fta: Vec<serde_json::Value> = acquired
@@ -932,17 +923,11 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     let spinner = ProgressBar::new_spinner();
     spinner.set_message("scoring pairs");
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let part: Vec<bool> = rows
-        .identity
-        .iter()
-        .map(|&i| in_fitting_part(&rows.names[i as usize]))
-        .collect();
     let apart: Vec<bool> = rows.labelled.iter().map(|l| !l).collect();
     let labels = Labels {
         group: &rows.group,
         scheme_of: &gnames.scheme_of,
         schemes: gnames.schemes.len(),
-        part: None,
         apart: Some(&apart),
         shift: None,
     };
@@ -1037,7 +1022,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
 
     // Validation: fit on half the identities, measure on the other half.
     let validation = if a.validate {
-        Some(validate(g, &rows, &part, a.template, &source)?)
+        Some(validate(g, &rows, a.template, &source)?)
     } else {
         None
     };
@@ -1045,7 +1030,7 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         calibration.validation = Some(v.clone());
     }
     let comparisons = if a.compare {
-        let mut c = compare(&rows, a, &popts)?;
+        let mut c = compare(&rows, &popts)?;
         c["cohort_normalisation"] = mitigation(&rows, &gnames, a, &labels, &popts, &ps)?;
         Some(c)
     } else {
@@ -1126,17 +1111,21 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fits a calibration on the fitting half's pairs and checks, on the other
-/// half's identities, what FPIR and FNIR its Thresholds give for a False
-/// Alert Rate of 1e-3.
+/// Fits a calibration on the fitting half's comparisons and checks, on the
+/// other half's identities, what FPIR and FNIR its Thresholds give for a
+/// False Alert Rate of 1e-3.
 fn validate(
     g: &Global,
     rows: &Rows,
-    part: &[bool],
     kind: TemplateKind,
     source: &str,
 ) -> Result<serde_json::Value> {
-    let fit = rows.subset(part);
+    let part: Vec<bool> = rows
+        .identity
+        .iter()
+        .map(|&i| in_fitting_part(&rows.names[i as usize]))
+        .collect();
+    let fit = rows.subset(&part);
     let fit_members: Vec<usize> = (0..fit.identity.len()).collect();
     let fit_scores = ident::comparison_scores(
         &fit.templates(kind),
@@ -1156,15 +1145,7 @@ fn validate(
         Combine::Max,
         Some(&test.labelled),
     );
-    let people = {
-        let mut v: Vec<u32> = (0..test.identity.len())
-            .filter(|&i| test.labelled[i])
-            .map(|i| test.identity[i])
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
-    };
+    let people = test.people(true);
     let mut table = Vec::new();
     for n in [10usize, 100, 1000, 5000, 10_000] {
         if n + 1 > people {
@@ -1209,23 +1190,17 @@ fn validate(
 
 /// Plain against flip-averaged templates, and one against several
 /// reference images per subject, on the labelled folder's identities.
-fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json::Value> {
+fn compare(rows: &Rows, popts: &PairOptions) -> Result<serde_json::Value> {
     let labelled = rows.subset(&rows.labelled);
     let none = vec![None; labelled.identity.len()];
     let labels = Labels {
         group: &none,
         scheme_of: &[],
         schemes: 0,
-        part: None,
         apart: None,
         shift: None,
     };
-    let people = {
-        let mut v = labelled.identity.clone();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
-    };
+    let people = labelled.people(false);
     let n = 800.min(people.saturating_sub(1)).max(1);
     let members: Vec<usize> = (0..labelled.identity.len()).collect();
     let mut variants = Vec::new();
@@ -1274,7 +1249,6 @@ fn compare(rows: &Rows, a: &EvalArgs, popts: &PairOptions) -> Result<serde_json:
             "track_proxy": track_proxy(&labelled, kind, n),
         }));
     }
-    let _ = a;
     Ok(json!({"people": people, "images": labelled.identity.len(), "variants": variants}))
 }
 
@@ -1304,12 +1278,10 @@ fn track_proxy(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Val
                 continue;
             }
             if two_looks {
-                let sum: Vec<f32> = row(imgs[1])
-                    .iter()
-                    .zip(row(imgs[2]))
-                    .map(|(x, y)| x + y)
-                    .collect();
-                d.extend(l2(&sum));
+                d.extend(vigil_core::template::unit_mean([
+                    row(imgs[1]),
+                    row(imgs[2]),
+                ]));
             } else {
                 d.extend_from_slice(row(imgs[1]));
             }
@@ -1353,12 +1325,8 @@ fn mitigation(
     let k = 10;
     let shift = ident::cohort_offsets(&rows.templates(a.template), &cohort, k);
     let normed_labels = Labels {
-        group: labels.group,
-        scheme_of: labels.scheme_of,
-        schemes: labels.schemes,
-        part: None,
-        apart: labels.apart,
         shift: Some(&shift),
+        ..*labels
     };
     let normed = pairs::score_pairs(&rows.templates(a.template), &normed_labels, popts);
     let side = |ps: &pairs::PairScores| -> Result<serde_json::Value> {

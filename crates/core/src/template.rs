@@ -44,6 +44,23 @@ impl Template {
         })
     }
 
+    /// One template from several of the same pack — a subject's images, or
+    /// a face and its mirror image: the normalised sum. A single template
+    /// is returned unchanged.
+    pub fn mean(templates: &[Template]) -> Result<Self, TemplateError> {
+        let first = templates.first().ok_or(TemplateError::Degenerate)?;
+        if templates.len() == 1 {
+            return Ok(first.clone());
+        }
+        for t in &templates[1..] {
+            first.check_comparable(t)?;
+        }
+        Self::from_raw(
+            first.pack.clone(),
+            &sum(templates.iter().map(|t| t.vector.as_slice())),
+        )
+    }
+
     /// Cosine similarity in [-1, 1]; higher means more alike.
     pub fn similarity(&self, other: &Template) -> Result<f32, TemplateError> {
         self.check_comparable(other)?;
@@ -66,6 +83,29 @@ impl Template {
         }
         Ok(())
     }
+}
+
+/// The unit-length mean direction of equal-length vectors (all zeros when
+/// there are none or they cancel out): what [`Template::mean`] computes, for
+/// callers that hold bare vectors.
+pub fn unit_mean<'a>(rows: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut v = sum(rows);
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn sum<'a>(rows: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut sum: Vec<f32> = Vec::new();
+    for r in rows {
+        if sum.is_empty() {
+            sum = vec![0.0; r.len()];
+        }
+        for (a, b) in sum.iter_mut().zip(r) {
+            *a += b;
+        }
+    }
+    sum
 }
 
 /// Dot product written so the compiler vectorises it (independent lanes).
@@ -91,6 +131,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_templates_make_one_normalised_mean() {
+        assert_eq!(Template::mean(&[]), Err(TemplateError::Degenerate));
+        let a = Template::from_raw("p", &[1.0, 0.0]).unwrap();
+        let b = Template::from_raw("p", &[0.0, 1.0]).unwrap();
+        assert_eq!(
+            Template::mean(std::slice::from_ref(&a)).unwrap().vector,
+            a.vector
+        );
+        let m = Template::mean(&[a.clone(), b.clone()]).unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((m.vector[0] - h).abs() < 1e-6 && (m.vector[1] - h).abs() < 1e-6);
+        // Closer to each image than the images are to each other.
+        assert!(m.similarity(&a).unwrap() > a.similarity(&b).unwrap());
+        let other = Template::from_raw("q", &[1.0, 0.0]).unwrap();
+        assert!(Template::mean(&[a.clone(), other]).is_err());
+        let u = unit_mean([a.vector.as_slice(), b.vector.as_slice()]);
+        assert!(u.iter().zip(&m.vector).all(|(x, y)| (x - y).abs() < 1e-6));
+    }
 
     #[test]
     fn normalises_to_unit_length() {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use vigil_core::metrics::wilson_interval;
 
-use crate::scores::Scores;
+use crate::scores::{count_at_or_above, Scores};
 
 /// A group's non-mated (and, where the set has them, mated) scores.
 pub struct GroupScores {
@@ -53,10 +53,6 @@ pub struct FairnessRow {
 /// pairs and number hundreds, the repeats are a minority.
 pub const MIN_EVENTS: u64 = 300;
 pub const MIN_RATE: f64 = 1e-4;
-
-fn count_at_or_above(sorted: &[f32], t: f64) -> u64 {
-    (sorted.len() - sorted.partition_point(|&s| f64::from(s) < t)) as u64
-}
 
 pub fn rows(overall: &Scores, groups: &[GroupScores], thresholds: &[f64]) -> Vec<FairnessRow> {
     thresholds
@@ -120,29 +116,20 @@ pub struct FairnessSummary {
 
 impl FairnessSummary {
     pub fn from_rows(source: &str, rows: &[FairnessRow]) -> Self {
+        // The first stretch of measured Thresholds with every group within
+        // 2x: it starts at the first such row and a ratio above 2 ends it.
         let mut within: Option<(f64, f64)> = None;
+        let mut closed = false;
         let mut measured_up_to = None;
         for r in rows {
             let Some((_, ratio)) = &r.worst else { continue };
             measured_up_to = Some(r.threshold);
-            if *ratio <= 2.0 {
-                within = Some(match within {
-                    None => (r.threshold, r.threshold),
-                    Some((lo, _)) => (lo, r.threshold),
-                });
+            match (*ratio <= 2.0, within) {
+                (true, None) => within = Some((r.threshold, r.threshold)),
+                (true, Some((lo, _))) if !closed => within = Some((lo, r.threshold)),
+                (false, Some(_)) => closed = true,
+                _ => {}
             }
-        }
-        // Keep only the contiguous stretch: a ratio above 2 ends it.
-        if let Some((lo, _)) = within {
-            let mut hi = lo;
-            for r in rows.iter().filter(|r| r.threshold >= lo) {
-                match &r.worst {
-                    Some((_, ratio)) if *ratio <= 2.0 => hi = r.threshold,
-                    Some(_) => break,
-                    None => {}
-                }
-            }
-            within = Some((lo, hi));
         }
         Self {
             source: source.into(),

@@ -96,7 +96,9 @@ pub fn searches(
                 .collect();
             let refs = match combine {
                 Combine::Max => refs,
-                Combine::Mean => vec![mean_template(&refs)],
+                Combine::Mean => vec![vigil_core::template::unit_mean(
+                    refs.iter().map(Vec::as_slice),
+                )],
             };
             (id, refs)
         })
@@ -218,19 +220,6 @@ pub fn cohort_offsets(t: &Templates, cohort: &[usize], k: usize) -> Vec<f32> {
     let mean = out.iter().sum::<f32>() / out.len().max(1) as f32;
     out.iter_mut().for_each(|x| *x -= mean);
     out
-}
-
-fn mean_template(refs: &[Vec<f32>]) -> Vec<f32> {
-    let dim = refs.first().map_or(0, Vec::len);
-    let mut m = vec![0f32; dim];
-    for r in refs {
-        for (a, b) in m.iter_mut().zip(r) {
-            *a += b;
-        }
-    }
-    let norm = m.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    m.iter_mut().for_each(|x| *x /= norm);
-    m
 }
 
 /// ln C(a, b).

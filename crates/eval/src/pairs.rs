@@ -15,6 +15,7 @@ use crate::ident::Templates;
 use crate::scores::Scores;
 
 /// Labels the pairs are split by.
+#[derive(Clone, Copy)]
 pub struct Labels<'a> {
     /// Group of each row (index into `schemes_of`), if labelled.
     pub group: &'a [Option<u32>],
@@ -22,10 +23,8 @@ pub struct Labels<'a> {
     /// towards a scheme's overall rate when both rows carry its labels.
     pub scheme_of: &'a [u32],
     pub schemes: usize,
-    /// Rows of the fitting part of a split (identities, never images).
-    pub part: Option<&'a [bool]>,
     /// Rows whose pairs with each other stay out of the overall scores
-    /// (`all`, `part`) and count only inside schemes and groups: a set of
+    /// (`all`) and count only inside schemes and groups: a set of
     /// "one image per person" that in fact repeats some people unlabelled
     /// (UTKFace) is clean against another set, not against itself.
     pub apart: Option<&'a [bool]>,
@@ -51,8 +50,6 @@ pub struct PairScores {
     pub schemes: Vec<Scores>,
     /// Scores inside each group.
     pub groups: Vec<Scores>,
-    /// Pairs with both rows in the fitting part.
-    pub part: Option<Scores>,
     /// The highest-scoring non-mated pairs `(score, row, row)`, highest
     /// first: where labelling errors and duplicate images show up.
     pub top_non_mated: Vec<(f32, usize, usize)>,
@@ -78,8 +75,6 @@ struct Lists {
     scheme: Vec<Vec<f32>>,
     group_mated: Vec<Vec<f32>>,
     group_non: Vec<Vec<f32>>,
-    part_mated: Vec<f32>,
-    part_non: Vec<f32>,
     top: Vec<(f32, usize, usize)>,
 }
 
@@ -96,8 +91,6 @@ impl Lists {
     fn len(&self) -> usize {
         self.mated.len()
             + self.non.len()
-            + self.part_mated.len()
-            + self.part_non.len()
             + self.scheme.iter().map(Vec::len).sum::<usize>()
             + self.group_non.iter().map(Vec::len).sum::<usize>()
             + self.group_mated.iter().map(Vec::len).sum::<usize>()
@@ -106,8 +99,6 @@ impl Lists {
     fn drain_into(&mut self, to: &mut Lists) {
         to.mated.append(&mut self.mated);
         to.non.append(&mut self.non);
-        to.part_mated.append(&mut self.part_mated);
-        to.part_non.append(&mut self.part_non);
         for (s, i, j) in self.top.drain(..) {
             keep_top(&mut to.top, s, i, j);
         }
@@ -156,7 +147,6 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                 for i in (w..n).step_by(threads) {
                     let a = t.row(i);
                     let (ia, ga) = (t.identity[i], labels.group[i]);
-                    let pa = labels.part.is_some_and(|p| p[i]);
                     for j in i + 1..n {
                         let mut s = crate::ident::dot(a, t.row(j));
                         if let Some(sh) = labels.shift {
@@ -168,14 +158,10 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                             (Some(x), Some(y)) if x == y => Some(x as usize),
                             _ => None,
                         };
-                        let both_part = pa && labels.part.is_some_and(|p| p[j]);
                         if mated {
                             local.mated.push(s);
                             if let Some(g) = same_group {
                                 local.group_mated[g].push(s);
-                            }
-                            if both_part {
-                                local.part_mated.push(s);
                             }
                             continue;
                         }
@@ -203,9 +189,6 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
                             continue;
                         }
                         local.non.push(s);
-                        if both_part {
-                            local.part_non.push(s);
-                        }
                     }
                     if local.len() > 1 << 20 {
                         if let Ok(mut sh) = shared.lock() {
@@ -237,7 +220,6 @@ pub fn score_pairs(t: &Templates, labels: &Labels, opts: &PairOptions) -> PairSc
             .zip(l.group_non)
             .map(|(m, n)| Scores::new(m, n))
             .collect(),
-        part: labels.part.map(|_| Scores::new(l.part_mated, l.part_non)),
     }
 }
 
@@ -247,7 +229,7 @@ mod tests {
 
     #[test]
     fn every_pair_lands_where_its_labels_say() {
-        // Five rows: identities 0,0,1,2,3; groups a,a,a,b,none; part = rows 0..3.
+        // Five rows: identities 0,0,1,2,3; groups a,a,a,b,none.
         let data: Vec<f32> = (0..5).flat_map(|i| [1.0f32, i as f32 * 0.1]).collect();
         let identity = [0u32, 0, 1, 2, 3];
         let t = Templates {
@@ -256,12 +238,10 @@ mod tests {
             identity: &identity,
         };
         let group = [Some(0u32), Some(0), Some(0), Some(1), None];
-        let part = [true, true, true, false, false];
         let labels = Labels {
             group: &group,
             scheme_of: &[0, 0],
             schemes: 1,
-            part: Some(&part),
             apart: None,
             shift: None,
         };
@@ -284,8 +264,6 @@ mod tests {
             assert_eq!(p.groups[0].mated.len(), 1);
             assert_eq!(p.groups[0].non_mated.len(), 2);
             assert_eq!(p.groups[1].non_mated.len(), 0);
-            let part = p.part.unwrap();
-            assert_eq!((part.mated.len(), part.non_mated.len()), (1, 2));
         }
     }
 
@@ -306,7 +284,6 @@ mod tests {
             group: &group,
             scheme_of: &[0],
             schemes: 1,
-            part: None,
             apart: Some(&apart),
             shift: None,
         };
@@ -342,7 +319,6 @@ mod tests {
             group: &group,
             scheme_of: &[],
             schemes: 0,
-            part: None,
             apart: None,
             shift: None,
         };

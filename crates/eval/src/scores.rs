@@ -123,30 +123,19 @@ impl Scores {
     /// non-mated pairs to measure that rate (see [`resolvable_rate`]).
     pub fn at_fmr(&self, target: f64) -> Result<Option<Point>, EvalError> {
         self.check()?;
-        if target < resolvable_rate(self.non_mated.len()) {
-            return Ok(None);
-        }
-        // Allowed false matches: floor(target * n). The threshold sits just
-        // above the (allowed+1)-th highest non-mated score.
-        let n = self.non_mated.len();
-        let allowed = (target * n as f64).floor() as usize;
-        let t = if allowed >= n {
-            f64::NEG_INFINITY
-        } else {
-            next_up(f64::from(self.non_mated[n - 1 - allowed]))
-        };
-        Ok(Some(self.point(t)))
+        Ok(self.non_mated_threshold(target).map(|t| self.point(t)))
     }
-}
 
-impl Scores {
     /// The lowest threshold whose non-mated rate is at most `target`, from
-    /// the non-mated scores alone; `None` below what they resolve.
+    /// the non-mated scores alone (no mated scores needed); `None` below what
+    /// they resolve.
     pub fn non_mated_threshold(&self, target: f64) -> Option<f64> {
         let n = self.non_mated.len();
         if n == 0 || target < resolvable_rate(n) {
             return None;
         }
+        // Allowed false matches: floor(target * n). The threshold sits just
+        // above the (allowed+1)-th highest non-mated score.
         let allowed = (target * n as f64).floor() as usize;
         Some(if allowed >= n {
             f64::NEG_INFINITY
@@ -160,8 +149,12 @@ fn at_or_above(sorted: &[f32], t: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let below = sorted.partition_point(|&s| f64::from(s) < t);
-    (sorted.len() - below) as f64 / sorted.len() as f64
+    count_at_or_above(sorted, t) as f64 / sorted.len() as f64
+}
+
+/// How many of the ascending `sorted` scores are `>= t`.
+pub fn count_at_or_above(sorted: &[f32], t: f64) -> u64 {
+    (sorted.len() - sorted.partition_point(|&s| f64::from(s) < t)) as u64
 }
 
 /// The smallest f64 greater than `x`.

@@ -152,7 +152,7 @@ impl Watchlist {
                     templates.push(t.clone());
                 }
             }
-            match mean_template(&templates) {
+            match vigil_core::Template::mean(&templates).ok() {
                 Some(t) => {
                     gallery
                         .enrol(&e.id, "watchlist", &t)
@@ -168,22 +168,6 @@ impl Watchlist {
             not_enrolled,
         })
     }
-}
-
-/// The normalised mean of one subject's templates (the template itself
-/// when there is one); `None` for none.
-pub fn mean_template(templates: &[vigil_core::Template]) -> Option<vigil_core::Template> {
-    let first = templates.first()?;
-    if templates.len() == 1 {
-        return Some(first.clone());
-    }
-    let mut sum = vec![0f32; first.vector.len()];
-    for t in templates {
-        for (a, b) in sum.iter_mut().zip(&t.vector) {
-            *a += b;
-        }
-    }
-    vigil_core::Template::from_raw(first.pack.clone(), &sum).ok()
 }
 
 /// Counters of one camera's recognition, for health reports and metrics.
@@ -572,27 +556,5 @@ impl LiveRun {
         }
         let _ = self.link.flush();
         self.health()
-    }
-}
-
-#[cfg(test)]
-mod mean_tests {
-    use super::mean_template;
-    use vigil_core::Template;
-
-    #[test]
-    fn a_subjects_images_make_one_normalised_mean_template() {
-        assert!(mean_template(&[]).is_none());
-        let a = Template::from_raw("p", &[1.0, 0.0]).unwrap();
-        let b = Template::from_raw("p", &[0.0, 1.0]).unwrap();
-        assert_eq!(
-            mean_template(std::slice::from_ref(&a)).unwrap().vector,
-            a.vector
-        );
-        let m = mean_template(&[a.clone(), b.clone()]).unwrap();
-        let h = std::f32::consts::FRAC_1_SQRT_2;
-        assert!((m.vector[0] - h).abs() < 1e-6 && (m.vector[1] - h).abs() < 1e-6);
-        // Closer to each image than the images are to each other.
-        assert!(m.similarity(&a).unwrap() > a.similarity(&b).unwrap());
     }
 }

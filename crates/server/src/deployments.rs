@@ -544,8 +544,7 @@ pub async fn watchlist(
 ) -> Result<Json<Value>, ApiError> {
     let user = current_user(&state, &headers).await?;
     let entries = state.store.watchlist_for(&user, &id).await?;
-    let images = state.store.watchlist_image_count(&id).await?;
-    let comparisons = state.store.watchlist_subjects_with_images(&id).await?;
+    let (images, comparisons) = state.store.watchlist_counts(&id).await?;
     let d = state.store.deployment(&id).await?;
     let passers_by = q.passers_by.unwrap_or(10_000);
     let threshold = d.authority.as_ref().map(|a| a.threshold);

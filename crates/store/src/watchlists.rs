@@ -312,31 +312,22 @@ impl Store {
         self.watchlist(deployment_id).await
     }
 
-    /// Number of images on each entry of a Deployment's Watchlist (the size
-    /// that drives the expected false Alert load).
-    pub async fn watchlist_image_count(&self, deployment_id: &str) -> Result<usize> {
+    /// The Watchlist's images, and its entries with at least one image:
+    /// the comparisons LFR makes per passer-by, since each entry is enrolled
+    /// once (its images' mean template).
+    pub async fn watchlist_counts(&self, deployment_id: &str) -> Result<(usize, usize)> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM media m JOIN watchlist_entries w ON m.owner_id = w.id \
+            "SELECT COUNT(*) AS images, COUNT(DISTINCT w.id) AS entries FROM media m \
+             JOIN watchlist_entries w ON m.owner_id = w.id \
              WHERE m.kind = 'watchlist' AND w.deployment_id = $1",
         )
         .bind(deployment_id)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<i64, _>("n")? as usize)
-    }
-
-    /// Entries with at least one image: the comparisons LFR makes per
-    /// passer-by, since each entry is enrolled once (its images' mean
-    /// template).
-    pub async fn watchlist_subjects_with_images(&self, deployment_id: &str) -> Result<usize> {
-        let row = sqlx::query(
-            "SELECT COUNT(DISTINCT w.id) AS n FROM media m JOIN watchlist_entries w ON m.owner_id = w.id \
-             WHERE m.kind = 'watchlist' AND w.deployment_id = $1",
-        )
-        .bind(deployment_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? as usize)
+        Ok((
+            row.try_get::<i64, _>("images")? as usize,
+            row.try_get::<i64, _>("entries")? as usize,
+        ))
     }
 
     /// Records that Blue Watchlist volunteer `entry_id` walked past the

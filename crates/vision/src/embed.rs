@@ -123,12 +123,12 @@ impl Recogniser {
         Ok(templates)
     }
 
-    /// Embeds aligned crops as the product does: each averaged with its
-    /// mirror image when flip averaging is on (the two run in one batch).
-    pub fn embed_faces(&self, crops: &[RgbImage]) -> Result<Vec<Template>, VisionError> {
-        if !self.flip_average {
-            return self.embed_crops(crops);
-        }
+    /// Embeds each crop and its mirror image in one batch: per face, the
+    /// plain template and the flip-averaged one (their mean).
+    pub fn embed_with_mirror(
+        &self,
+        crops: &[RgbImage],
+    ) -> Result<Vec<(Template, Template)>, VisionError> {
         let mut both = Vec::with_capacity(crops.len() * 2);
         for c in crops {
             both.push(c.clone());
@@ -136,16 +136,21 @@ impl Recogniser {
         }
         let t = self.embed_crops(&both)?;
         t.chunks_exact(2)
-            .map(|p| {
-                let sum: Vec<f32> = p[0]
-                    .vector
-                    .iter()
-                    .zip(&p[1].vector)
-                    .map(|(a, b)| a + b)
-                    .collect();
-                Ok(Template::from_raw(&self.manifest.id, &sum)?)
-            })
+            .map(|p| Ok((p[0].clone(), Template::mean(p)?)))
             .collect()
+    }
+
+    /// Embeds aligned crops as the product does: each averaged with its
+    /// mirror image when flip averaging is on (the two run in one batch).
+    pub fn embed_faces(&self, crops: &[RgbImage]) -> Result<Vec<Template>, VisionError> {
+        if !self.flip_average {
+            return self.embed_crops(crops);
+        }
+        Ok(self
+            .embed_with_mirror(crops)?
+            .into_iter()
+            .map(|(_, flip)| flip)
+            .collect())
     }
 
     /// Aligns and embeds every detection of one image.
