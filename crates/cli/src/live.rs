@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use vigil_live::{
-    CameraConfig, CameraHealth, CameraSetup, DeploymentLink, LiveRun, Watchlist, Zone,
+    CameraConfig, CameraHealth, CameraSetup, DeploymentLink, LiveRun, Supervisor, SupervisorConfig,
+    Watchlist, Zone,
 };
 use vigil_store::{Store, SystemClock};
 
@@ -393,6 +394,8 @@ pub struct DemoArgs {
     bind: String,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    workers: WorkerTuning,
 }
 
 /// Password of every demo user (printed by the demo; never use outside it).
@@ -417,6 +420,114 @@ pub struct ServeArgs {
     /// Minutes without a request before a session ends.
     #[arg(long, default_value_t = 30)]
     idle_minutes: u64,
+    /// Run no cameras in this process (`vigil worker`s on other machines
+    /// run them). By default `vigil serve` runs every camera of every
+    /// Active Deployment itself.
+    #[arg(long)]
+    no_cameras: bool,
+    #[command(flatten)]
+    workers: WorkerTuning,
+}
+
+/// How a process shares cameras with others through the database.
+#[derive(Args, Clone)]
+pub struct WorkerTuning {
+    /// Seconds a camera's lease lasts unrenewed: a dead worker's cameras
+    /// pass to another within this.
+    #[arg(long, default_value_t = 10)]
+    lease_seconds: u64,
+    /// Cameras this process runs at most.
+    #[arg(long, default_value_t = 16)]
+    max_cameras: usize,
+}
+
+impl WorkerTuning {
+    fn config(&self) -> SupervisorConfig {
+        let mut c = SupervisorConfig::new(&vigil_live::supervisor::worker_name());
+        c.lease = Duration::from_secs(self.lease_seconds.clamp(3, 600));
+        c.tick = (c.lease / 5).clamp(Duration::from_millis(500), Duration::from_secs(2));
+        c.max_cameras = self.max_cameras.max(1);
+        c
+    }
+}
+
+#[derive(Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    workers: WorkerTuning,
+}
+
+/// Snapshots for the Zone editor, taken with ffmpeg in this process.
+struct FfmpegSnapshots;
+
+impl vigil_server::cameras::CameraSnapshot for FfmpegSnapshots {
+    fn snapshot(
+        &self,
+        camera: &vigil_core::camera::Camera,
+        credentials: Option<vigil_core::camera::CameraCredentials>,
+    ) -> Result<Vec<u8>, String> {
+        CameraSetup::registered(camera, credentials)
+            .camera
+            .snapshot_jpeg(Duration::from_secs(15))
+    }
+}
+
+/// Starts this process's camera supervisor, when it has a recogniser.
+fn supervise(
+    store: &Arc<Store>,
+    rt: &tokio::runtime::Runtime,
+    engine: &Arc<vigil_vision::FaceEngine>,
+    tuning: &WorkerTuning,
+) -> Result<Option<Supervisor>> {
+    if engine.recogniser().is_none() {
+        tracing::warn!("no recogniser: this process runs no cameras");
+        return Ok(None);
+    }
+    let config = tuning.config();
+    eprintln!(
+        "running the cameras of Active Deployments as worker {} (lease {} s)",
+        config.worker,
+        config.lease.as_secs()
+    );
+    Ok(Some(Supervisor::start(
+        store.clone(),
+        rt.handle().clone(),
+        engine.clone(),
+        config,
+    )?))
+}
+
+/// `vigil worker`: runs cameras of Active Deployments for a server
+/// elsewhere, sharing them with other workers through PostgreSQL.
+pub fn worker(g: &Global, data: &DataArgs, a: &WorkerArgs) -> Result<ExitCode> {
+    let Some(url) = data.database_url.as_deref() else {
+        bail!("vigil worker needs --database-url postgres://… (with SQLite, `vigil serve` runs the cameras itself)");
+    };
+    if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        bail!("vigil worker shares cameras through PostgreSQL: give a postgres:// URL");
+    }
+    // A worker must use the installation's master key; one made up here
+    // would seal Alerts nobody could open.
+    if std::env::var_os("VIGIL_MASTER_KEY").is_none() && !data.data_dir.join("master.key").is_file()
+    {
+        bail!("vigil worker needs the installation's master key: set VIGIL_MASTER_KEY (or put master.key in {})", data.data_dir.display());
+    }
+    let engine = Arc::new(commands::engine(g, true)?);
+    let rt = runtime()?;
+    let store = Arc::new(rt.block_on(crate::accounts::open_initialised(data))?);
+    let supervisor =
+        supervise(&store, &rt, &engine, &a.workers)?.context("vigil worker needs a recogniser")?;
+    rt.block_on(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+    });
+    eprintln!("stopping: releasing cameras");
+    supervisor.stop();
+    Ok(ExitCode::SUCCESS)
 }
 
 /// HTTPS: with both set, the server speaks only TLS (rustls) and marks its
@@ -553,7 +664,8 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
                 ..Default::default()
             },
         ));
-        if let Some(engine) = engine {
+        state = state.with_snapshots(Arc::new(FfmpegSnapshots));
+        if let Some(engine) = engine.clone() {
             state = crate::search::enable_search(
                 state,
                 &store,
@@ -570,7 +682,18 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
             a.bind,
             a.port
         );
-        serve_until_interrupt(state, &a.bind, a.port, &a.tls).await
+        Ok::<_, anyhow::Error>((state, store))
+    })
+    .and_then(|(state, store)| {
+        let supervisor = match (&engine, a.no_cameras) {
+            (Some(engine), false) => supervise(&store, &rt, engine, &a.workers)?,
+            _ => None,
+        };
+        let served = rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls));
+        if let Some(s) = supervisor {
+            s.stop();
+        }
+        served
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -596,17 +719,24 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
             Some(a) => (a.threshold as f32, Some(1e-3)),
             None => (0.45, None),
         };
+    let media = cache.root.join("bench");
+    std::fs::create_dir_all(&media)?;
+    let video = media.join("crowd-1280x720-10.mkv");
     let deployment_id = match existing
         .iter()
         .find(|d| d.state == vigil_core::deployment::DeploymentState::Active)
     {
         Some(d) => d.id.clone(),
         None => {
+            // The demo camera is registered like any other (a looped file
+            // standing in for a stream), and the Application names it.
+            let camera = rt.block_on(crate::seed::demo_camera(&store, &video))?;
             rt.block_on(crate::seed::seed_with(
                 &store,
                 &cache.samples(),
                 threshold,
                 far,
+                &[camera],
             ))?
             .deployment_id
         }
@@ -623,9 +753,6 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         ))
     );
     let engine = Arc::new(commands::engine(g, true)?);
-    let media = cache.root.join("bench");
-    std::fs::create_dir_all(&media)?;
-    let video = media.join("crowd-1280x720-10.mkv");
     if !video.is_file() {
         vigil_live::synth::crowd(
             &engine,
@@ -689,16 +816,13 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     for u in crate::seed::demo_users() {
         rt.block_on(store.set_password_hash(&u.id, &hash))?;
     }
-    let cam = parse_camera(&format!(
-        "demo-cam={},size=1280x720,fps=10,realtime,loop",
-        video.display()
-    ))?;
+    drop((link, watchlist));
     let mut hooks = quality_hook(engine.clone());
     calibration_hooks(g, &mut hooks);
-    let engine_for_search = engine.clone();
-    let run = Arc::new(LiveRun::start(engine, link, watchlist, vec![cam])?);
-    let r = run.clone();
-    hooks.camera_health = Some(Arc::new(move || serde_json::json!(r.health())));
+    // The Deployment's cameras run as in `vigil serve`: the supervisor
+    // starts them because the Deployment is Active, and stops them when it
+    // is suspended or ends.
+    let supervisor = supervise(&store, &rt, &engine, &a.workers)?;
     println!(
         "\nWeb console: {}://{}:{}/console/deployments/{deployment_id}/operator",
         scheme(&a.tls),
@@ -713,16 +837,17 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     );
     println!("Log in as operator, engagement, gold, silver, investigator, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
     let state = rt.block_on(crate::search::enable_search(
-        app_state(store.clone(), hooks),
+        app_state(store.clone(), hooks).with_snapshots(Arc::new(FfmpegSnapshots)),
         &store,
-        engine_for_search,
+        engine,
         commands::limits(g),
         g.provider != vigil_vision::Provider::Cpu,
         None,
     ))?;
-    rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls))?;
-    if let Ok(run) = Arc::try_unwrap(run) {
-        run.stop();
+    let served = rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls));
+    if let Some(s) = supervisor {
+        s.stop();
     }
+    served?;
     Ok(ExitCode::SUCCESS)
 }

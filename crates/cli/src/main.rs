@@ -103,6 +103,9 @@ enum Command {
     Demo(live::DemoArgs),
     /// Serve the HTTP API and web console over an initialised data directory.
     Serve(live::ServeArgs),
+    /// Run the cameras of Active Deployments for servers elsewhere, sharing
+    /// them with other workers through PostgreSQL (leases and heartbeats).
+    Worker(live::WorkerArgs),
     /// Prepare an installation: data directory, database, master key and
     /// the first Administrator (once; running it again changes nothing).
     Init(accounts::InitArgs),
@@ -173,6 +176,7 @@ fn main() -> ExitCode {
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
         Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),
+        Command::Worker(a) => live::worker(&cli.global, &cli.data, &a),
         Command::Init(a) => accounts::init(&cli.data, &a),
         Command::Users { action } => accounts::users(&cli.data, &action),
         Command::Audit { action } => governance::audit(&cli.data, &action),

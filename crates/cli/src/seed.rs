@@ -78,7 +78,31 @@ pub fn demo_users() -> Vec<User> {
 /// Creates the demo Deployment with a Watchlist of two subjects (from
 /// `obama_1/2.jpg` and `ardern_1.jpg` in `samples`), Active, at `threshold`.
 pub async fn seed(store: &Store, samples: &Path, threshold: f32) -> Result<Seeded> {
-    seed_with(store, samples, threshold, None).await
+    seed_with(store, samples, threshold, None, &[]).await
+}
+
+/// The demo's camera: the synthetic crowd video played in a loop at real
+/// speed, registered (once) as an Administrator would register a stream.
+pub async fn demo_camera(store: &Store, video: &Path) -> Result<String> {
+    if let Some(c) = store
+        .cameras()
+        .await?
+        .into_iter()
+        .find(|c| c.settings.name == "demo-cam")
+    {
+        return Ok(c.id);
+    }
+    for u in demo_users() {
+        store.put_user(&u).await?;
+    }
+    let admin = demo_users()
+        .into_iter()
+        .find(|u| u.id == "admin")
+        .context("demo admin")?;
+    let mut settings =
+        vigil_core::camera::CameraSettings::new("demo-cam", &video.display().to_string());
+    settings.looped = true;
+    Ok(store.register_camera(&admin, settings, None).await?.id)
 }
 
 /// As [`seed`], recording the False Alert Rate the Threshold came from.
@@ -87,6 +111,7 @@ pub async fn seed_with(
     samples: &Path,
     threshold: f32,
     target_false_alert_rate: Option<f64>,
+    cameras: &[String],
 ) -> Result<Seeded> {
     let users = demo_users();
     for u in &users {
@@ -130,6 +155,7 @@ pub async fn seed_with(
             surveillance_camera_self_assessment: text("n/a (demo)"),
             operational_risk: text("n/a (demo)"),
         },
+        cameras: cameras.to_vec(),
     };
     let d = store.create_deployment(&applicant, app).await?;
     store

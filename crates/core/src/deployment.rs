@@ -108,6 +108,10 @@ pub struct Application {
     pub watchlist_composition: String,
     pub resources: String,
     pub assessments: Assessments,
+    /// Ids of the registered cameras the Deployment will use (its
+    /// location, camera by camera); the Written Authority covers these.
+    #[serde(default)]
+    pub cameras: Vec<String>,
 }
 
 impl Application {

@@ -27,5 +27,6 @@ pub fn complete_application(location: &str, starts_at: Millis, ends_at: Millis) 
             surveillance_camera_self_assessment: filled("done"),
             operational_risk: filled("done"),
         },
+        cameras: Vec::new(),
     }
 }

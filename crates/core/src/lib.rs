@@ -7,6 +7,7 @@
 pub mod access;
 pub mod accounts;
 pub mod alert;
+pub mod camera;
 pub mod deployment;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;

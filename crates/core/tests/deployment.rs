@@ -56,6 +56,7 @@ fn application() -> Application {
             surveillance_camera_self_assessment: t.clone(),
             operational_risk: t,
         },
+        cameras: Vec::new(),
     }
 }
 

@@ -138,6 +138,17 @@ impl Ffmpeg {
         self.stdout.as_mut()
     }
 
+    /// ffmpeg's stdin, when `prepare` piped it (secrets that must not
+    /// appear in argv are written here).
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.shared
+            .child
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+            .and_then(|c| c.stdin.take())
+    }
+
     pub fn killer(&self) -> Killer {
         Killer(self.shared.clone())
     }

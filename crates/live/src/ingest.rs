@@ -40,7 +40,15 @@ pub struct CameraConfig {
     pub lossless: bool,
     /// A stream with no frame for this long is restarted.
     pub stall_timeout: Duration,
+    /// User name and password of a network stream. They reach ffmpeg as an
+    /// ffconcat script on its stdin, never in its argv (which every local
+    /// user can read in `ps`), and never in a log line or error.
+    pub credentials: Option<vigil_core::camera::CameraCredentials>,
 }
+
+/// Protocols an ffconcat script on stdin may open: the network streams a
+/// camera speaks, nothing from the local disk.
+const STREAM_PROTOCOLS: &str = "pipe,rtsp,rtsps,rtp,srtp,tcp,udp,tls,http,https,httpproxy,crypto";
 
 impl CameraConfig {
     pub fn new(name: &str, url: &str) -> Self {
@@ -54,7 +62,27 @@ impl CameraConfig {
             looped: false,
             lossless: false,
             stall_timeout: Duration::from_secs(10),
+            credentials: None,
         }
+    }
+
+    /// Whether the stream is opened through an ffconcat script on stdin
+    /// (a network URL with credentials).
+    fn uses_stdin(&self) -> bool {
+        self.credentials.is_some() && self.url.contains("://")
+    }
+
+    /// The ffconcat script naming the stream with its credentials in.
+    fn concat_script(&self) -> Option<String> {
+        let c = self.credentials.as_ref().filter(|_| self.uses_stdin())?;
+        let url = vigil_core::camera::url_with_credentials(&self.url, c);
+        // ffconcat quotes with '…'; a quote inside is written '\''.
+        let quoted = url.replace('\'', "'\\''");
+        let mut script = format!("ffconcat version 1.0\nfile '{quoted}'\n");
+        if self.url.starts_with("rtsp") {
+            script.push_str("option rtsp_transport tcp\n");
+        }
+        Some(script)
     }
 
     /// Whether the source is a file that ends (rather than a live stream).
@@ -62,11 +90,72 @@ impl CameraConfig {
         !self.url.contains("://") && !self.url.starts_with("/dev/")
     }
 
-    fn ffmpeg_args(&self) -> Vec<String> {
+    /// The frame size and letterbox every frame of this camera gets.
+    fn scale_filter(&self) -> String {
+        let (w, h) = (self.width, self.height);
+        format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2"
+        )
+    }
+
+    /// One frame as a JPEG, at the camera's frame size (the Zone editor
+    /// draws on it in frame pixels). Bounded in time and size.
+    pub fn snapshot_jpeg(&self, limit: Duration) -> Result<Vec<u8>, String> {
+        let mut args = self.input_args(false);
+        args.extend(
+            [
+                "-an",
+                "-frames:v",
+                "1",
+                "-vf",
+                &self.scale_filter(),
+                "-f",
+                "image2pipe",
+                "-c:v",
+                "mjpeg",
+                "-q:v",
+                "4",
+                "pipe:1",
+            ]
+            .map(String::from),
+        );
+        let script = self.concat_script();
+        let mut ffmpeg = Ffmpeg::spawn(&args, Some(limit), |cmd| {
+            if script.is_some() {
+                cmd.stdin(std::process::Stdio::piped());
+            }
+        })
+        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        if let Some(script) = script {
+            if let Some(mut stdin) = ffmpeg.take_stdin() {
+                use std::io::Write;
+                let _ = stdin.write_all(script.as_bytes());
+            }
+        }
+        let mut jpeg = Vec::new();
+        if let Some(out) = ffmpeg.stdout() {
+            // 8K at q 4 is well under 16 MiB.
+            let _ = out.take(16 << 20).read_to_end(&mut jpeg);
+        }
+        let done = ffmpeg.finish();
+        if jpeg.len() > 2 && jpeg[..2] == [0xFF, 0xD8] {
+            Ok(jpeg)
+        } else if done.timed_out {
+            Err(format!("no frame within {} s", limit.as_secs()))
+        } else {
+            Err(done.last_line().map_or_else(
+                || "no frame from the camera".into(),
+                crate::ffmpeg::redact_urls,
+            ))
+        }
+    }
+
+    /// Everything up to and including the input, for a run of ffmpeg.
+    fn input_args(&self, for_frames: bool) -> Vec<String> {
         let mut a: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin"]
             .map(String::from)
             .to_vec();
-        if self.is_file() {
+        if self.is_file() && for_frames {
             if self.realtime {
                 a.push("-re".into());
             }
@@ -74,18 +163,39 @@ impl CameraConfig {
                 a.extend(["-stream_loop".into(), "-1".into()]);
             }
         }
-        if self.url.starts_with("rtsp://") {
-            a.extend(["-rtsp_transport".into(), "tcp".into()]);
+        if self.uses_stdin() {
+            a.retain(|x| x != "-nostdin");
+            a.extend(
+                [
+                    "-f",
+                    "concat",
+                    "-safe",
+                    "0",
+                    "-protocol_whitelist",
+                    STREAM_PROTOCOLS,
+                    "-i",
+                    "pipe:0",
+                ]
+                .map(String::from),
+            );
+        } else {
+            if self.url.starts_with("rtsp://") {
+                a.extend(["-rtsp_transport".into(), "tcp".into()]);
+            }
+            if self.url.starts_with("/dev/video") {
+                a.extend(["-f".into(), "v4l2".into()]);
+            }
+            a.extend(["-i".into(), self.url.clone()]);
         }
-        if self.url.starts_with("/dev/video") {
-            a.extend(["-f".into(), "v4l2".into()]);
-        }
-        a.extend(["-i".into(), self.url.clone()]);
-        let (w, h) = (self.width, self.height);
+        a
+    }
+
+    fn ffmpeg_args(&self) -> Vec<String> {
+        let mut a = self.input_args(true);
         a.extend([
             "-an".into(),
             "-vf".into(),
-            format!("fps={},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2", self.fps),
+            format!("fps={},{}", self.fps, self.scale_filter()),
             "-f".into(),
             "rawvideo".into(),
             "-pix_fmt".into(),
@@ -297,8 +407,21 @@ impl Stream {
     /// the pipe) and its last lines, credentials redacted, become the
     /// camera's error.
     fn read_once(&self, seq: &mut u64) -> Result<bool, String> {
-        let mut ffmpeg = Ffmpeg::spawn(&self.config.ffmpeg_args(), None, |_| {})
-            .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        let script = self.config.concat_script();
+        let mut ffmpeg = Ffmpeg::spawn(&self.config.ffmpeg_args(), None, |cmd| {
+            if script.is_some() {
+                cmd.stdin(std::process::Stdio::piped());
+            }
+        })
+        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        if let Some(script) = script {
+            // The concat demuxer reads its script to the end before it
+            // opens the stream: write it all, then close stdin.
+            if let Some(mut stdin) = ffmpeg.take_stdin() {
+                use std::io::Write;
+                let _ = stdin.write_all(script.as_bytes());
+            }
+        }
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ffmpeg.killer());
         let (w, h) = (self.config.width, self.config.height);
         let size = (w * h * 3) as usize;

@@ -12,12 +12,14 @@ pub mod ffmpeg;
 pub mod ingest;
 pub mod media;
 pub mod pipeline;
+pub mod supervisor;
 pub mod synth;
 pub mod tracker;
 pub mod zone;
 
 pub use ingest::{CameraConfig, StreamState};
 pub use pipeline::{CameraHealth, CameraSetup, DeploymentLink, Gate, LiveRun, Watchlist};
+pub use supervisor::{Supervisor, SupervisorConfig};
 pub use zone::Zone;
 
 #[derive(Debug, thiserror::Error)]

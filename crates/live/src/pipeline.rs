@@ -126,6 +126,9 @@ pub struct Watchlist {
     pub candidate_images: HashMap<String, Vec<u8>>,
     /// Entries that failed to enrol (no usable face), by id.
     pub not_enrolled: Vec<String>,
+    /// Each enrolled entry's template, so a reload after a change enrols
+    /// only the entries that are new (and reads only their images).
+    templates: HashMap<String, vigil_core::Template>,
 }
 
 impl Watchlist {
@@ -136,39 +139,85 @@ impl Watchlist {
     /// (N = 800, FPIR 1e-3; docs/accuracy.md), and it keeps one comparison
     /// per entry, which is what the calibration's Watchlist size counts.
     pub fn load(link: &DeploymentLink, engine: &FaceEngine) -> Result<Self, LiveError> {
+        Self::load_reusing(link, engine, None)
+    }
+
+    /// The entry ids this Watchlist was built from.
+    pub fn entry_ids(&self) -> std::collections::BTreeSet<String> {
+        self.templates
+            .keys()
+            .chain(&self.not_enrolled)
+            .cloned()
+            .collect()
+    }
+
+    /// Like [`Watchlist::load`], but entries already enrolled in
+    /// `previous` keep their template and Candidate Image: only added
+    /// entries are read and analysed, and removed ones drop out.
+    pub fn load_reusing(
+        link: &DeploymentLink,
+        engine: &FaceEngine,
+        previous: Option<&Watchlist>,
+    ) -> Result<Self, LiveError> {
         let entries = link.block_on(link.store.watchlist(&link.deployment_id))?;
         let mut gallery = Gallery::new();
         let mut candidate_images = HashMap::new();
         let mut not_enrolled = Vec::new();
+        let mut kept = HashMap::new();
         for e in entries {
-            let images = link.block_on(link.store.watchlist_images("live-pipeline", &e.id))?;
-            let mut templates = Vec::new();
-            for bytes in &images {
-                let Ok(img) = image_io::decode(bytes, Default::default()) else {
-                    continue;
-                };
-                let faces = engine.analyse(&img)?;
-                if let Some(t) = FaceEngine::best_face(&faces).and_then(|f| f.template.as_ref()) {
-                    templates.push(t.clone());
+            let reused = previous.and_then(|p| {
+                Some((
+                    p.templates.get(&e.id)?.clone(),
+                    p.candidate_images.get(&e.id)?.clone(),
+                ))
+            });
+            let (template, image) = match reused {
+                Some(r) => (Some(r.0), Some(r.1)),
+                None if previous.is_some_and(|p| p.not_enrolled.contains(&e.id)) => (None, None),
+                None => {
+                    let images =
+                        link.block_on(link.store.watchlist_images("live-pipeline", &e.id))?;
+                    let mut templates = Vec::new();
+                    for bytes in &images {
+                        let Ok(img) = image_io::decode(bytes, Default::default()) else {
+                            continue;
+                        };
+                        let faces = engine.analyse(&img)?;
+                        if let Some(t) =
+                            FaceEngine::best_face(&faces).and_then(|f| f.template.as_ref())
+                        {
+                            templates.push(t.clone());
+                        }
+                    }
+                    (
+                        vigil_core::Template::mean(&templates).ok(),
+                        images.into_iter().next(),
+                    )
                 }
-            }
-            match vigil_core::Template::mean(&templates).ok() {
-                Some(t) => {
+            };
+            match (template, image) {
+                (Some(t), Some(image)) => {
                     gallery
                         .enrol(&e.id, "watchlist", &t)
                         .map_err(|x| LiveError::Watchlist(x.to_string()))?;
-                    candidate_images.insert(e.id.clone(), images[0].clone());
+                    candidate_images.insert(e.id.clone(), image);
+                    kept.insert(e.id.clone(), t);
                 }
-                None => not_enrolled.push(e.id.clone()),
+                _ => not_enrolled.push(e.id.clone()),
             }
         }
         Ok(Self {
             gallery,
             candidate_images,
             not_enrolled,
+            templates: kept,
         })
     }
 }
+
+/// The Watchlist a running camera matches against, replaced whole when
+/// the Watchlist changes (a frame in progress finishes on the old one).
+pub type SharedWatchlist = Arc<std::sync::RwLock<Arc<Watchlist>>>;
 
 /// Counters of one camera's recognition, for health reports and metrics.
 #[derive(Debug, Default)]
@@ -224,7 +273,7 @@ struct Worker {
     stream: Arc<Stream>,
     stats: Arc<CameraStats>,
     engine: Arc<FaceEngine>,
-    watchlist: Arc<Watchlist>,
+    watchlist: SharedWatchlist,
     link: Arc<DeploymentLink>,
     threshold: f32,
     gate: QualityGate,
@@ -353,9 +402,13 @@ impl Worker {
         };
         let ds: Vec<_> = to_embed.iter().map(|(d, _)| d.clone()).collect();
         let templates = rec.embed(image, &ds)?;
+        let watchlist = self
+            .watchlist
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for ((det, track_id), template) in to_embed.iter().zip(templates) {
-            let candidates = self
-                .watchlist
+            let candidates = watchlist
                 .gallery
                 .search(&template, 5)
                 .map_err(|e| LiveError::Watchlist(e.to_string()))?;
@@ -380,8 +433,7 @@ impl Worker {
                     first_seen,
                     quality,
                     probe_image: vigil_vision::image_io::face_crop_jpeg(image, det.bbox),
-                    candidate_image: self
-                        .watchlist
+                    candidate_image: watchlist
                         .candidate_images
                         .get(&c.subject)
                         .cloned()
@@ -417,6 +469,7 @@ pub struct LiveRun {
     link: Arc<DeploymentLink>,
     poller: Option<JoinHandle<()>>,
     started: Instant,
+    watchlist: SharedWatchlist,
 }
 
 impl LiveRun {
@@ -439,6 +492,7 @@ impl LiveRun {
             link: link.clone(),
             poller: None,
             started: Instant::now(),
+            watchlist: Arc::new(std::sync::RwLock::new(watchlist)),
         };
         for setup in cameras {
             let stream = Stream::start(setup.camera.clone());
@@ -450,7 +504,7 @@ impl LiveRun {
                 stream: stream.clone(),
                 stats: stats.clone(),
                 engine: engine.clone(),
-                watchlist: watchlist.clone(),
+                watchlist: run.watchlist.clone(),
                 link: link.clone(),
                 threshold,
                 gate,
@@ -479,6 +533,29 @@ impl LiveRun {
             })
             .ok();
         Ok(run)
+    }
+
+    /// The Watchlist now matched against.
+    pub fn watchlist(&self) -> Arc<Watchlist> {
+        self.watchlist
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Matches every camera's next frames against `watchlist` (entries
+    /// added or removed while the Deployment is Active).
+    pub fn replace_watchlist(&self, watchlist: Arc<Watchlist>) {
+        *self.watchlist.write().unwrap_or_else(|p| p.into_inner()) = watchlist;
+    }
+
+    pub fn link(&self) -> Arc<DeploymentLink> {
+        self.link.clone()
+    }
+
+    /// The Deployment's gate as the cameras see it.
+    pub fn gate(&self) -> Gate {
+        self.link.gate()
     }
 
     pub fn health(&self) -> Vec<CameraHealth> {

@@ -6,3 +6,13 @@ function when(ms){return ms==null?'-':new Date(ms).toLocaleString()}
 function pct(x){return x==null?'-':(100*x).toFixed(3)+' %'}
 function say(msg,bad){const m=document.getElementById('msg');m.textContent=msg;m.className=bad?'warn':'ok';m.hidden=false}
 {const b=document.getElementById('logout-top');if(b)b.onclick=()=>api('POST','/api/v1/logout').finally(()=>location='/login')}
+// The live panel of a Deployment's cameras (operator and Deployment pages):
+// state, whether analysis is Suspended, fps, drops, reconnects, last error.
+async function cameraPanel(dep,el){try{const v=await api('GET',`/api/v1/deployments/${encodeURIComponent(dep)}/cameras`);
+ const box=document.getElementById(el);if(!v.cameras.length){box.innerHTML='<p class=muted>No cameras named in the Application.</p>';return}
+ box.innerHTML='<table class=cameras><tr><th>Camera</th><th>State</th><th>Analysis</th><th>fps</th><th>Dropped</th><th>Reconnects</th><th>Passers-by</th><th>Alerts</th><th>RT p95</th><th>Last error</th></tr>'+
+ v.cameras.map(c=>{const h=c.health||{};const n=x=>x==null?'-':esc(x);
+  const analysis=h.analysis||(v.deployment_state==='Suspended'?'Suspended':'-');
+  return `<tr data-camera="${esc(c.name)}"><td>${esc(c.name)}</td><td class=cam-state>${esc(h.state||'Idle')}</td><td class=cam-analysis>${esc(analysis)}</td><td>${h.processed_fps==null?'-':h.processed_fps.toFixed(1)}</td>
+  <td>${n(h.frames_dropped)}</td><td>${n(h.reconnects)}</td><td>${n(h.passers_by)}</td><td>${n(h.alerts)}</td><td>${h.p95_recognition_time_ms==null?'-':h.p95_recognition_time_ms.toFixed(0)+' ms'}</td><td class=bad>${n(h.last_error)}</td></tr>`}).join('')+'</table>';
+ box.dataset.ready='1'}catch(x){}}

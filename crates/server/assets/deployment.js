@@ -69,3 +69,5 @@ async function people(){const sel=document.getElementById('as-user');if(sel.data
   sel.dataset.loaded='1'}catch(x){}}
 document.getElementById('assign').onclick=async()=>{try{render(await api('POST',`/api/v1/deployments/${dep}/assignments`,{user:document.getElementById('as-user').value,role:document.getElementById('as-role').value}));say('Assigned')}catch(x){say(x.message,true)}};
 api('GET',`/api/v1/deployments/${dep}`).then(v=>{render(v);document.body.dataset.ready='1'}).catch(x=>say(x.message,true));
+
+cameraPanel(document.getElementById('dep').textContent,'camera-panel');setInterval(()=>cameraPanel(document.getElementById('dep').textContent,'camera-panel'),2000);

@@ -21,9 +21,7 @@ const es=new EventSource(`/api/v1/deployments/${dep}/alerts/events`);
 es.addEventListener('alert',e=>card(JSON.parse(e.data).alert));
 // (Re)load on every (re)connection, so nothing raised while disconnected is missed.
 es.onopen=()=>load().then(()=>{document.body.dataset.live='1'});
-async function health(){const r=await fetch('/api/v1/cameras');if(r.ok){const l=await r.json();
- document.getElementById('health').innerHTML='<table><tr><th>Camera</th><th>State</th><th>fps</th><th>Dropped</th><th>Passers-by</th><th>Alerts</th><th>RT p95</th></tr>'+
- l.map(c=>`<tr><td>${esc(c.camera)}</td><td>${esc(c.state)}</td><td>${c.processed_fps.toFixed(1)}</td><td>${c.frames_dropped}</td><td>${c.passers_by}</td><td>${c.alerts}</td><td>${c.p95_recognition_time_ms==null?'-':c.p95_recognition_time_ms.toFixed(0)+' ms'}</td></tr>`).join('')+'</table>'}
+async function health(){cameraPanel(dep,'health');
  try{const s=await api('GET',`/api/v1/deployments/${dep}/stats`),t=s.stats,ci=s.true_recognition_rate_ci95;
   document.getElementById('rates').innerHTML=`<p>So far: ${t.passers_by} passers-by, ${t.alerts} Alerts, False Alert Rate <b>${pct(t.false_alert_rate)}</b>, `+
    `True Recognition Rate <b>${pct(t.true_recognition_rate)}</b>${ci?` (95 % CI ${pct(ci[0])} to ${pct(ci[1])}, ${t.blue_passes} Blue passes)`:''}.</p>`;

@@ -113,6 +113,7 @@ struct Home {
     user_id: String,
     rank: String,
     may_draft: bool,
+    may_administer: bool,
     deployments: Vec<DeploymentRow>,
 }
 
@@ -140,6 +141,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         user_name: user.display_name.clone(),
         scripts: &["home"],
         may_draft: access::check(&user, Action::DraftApplication, &[]).is_ok(),
+        may_administer: access::check(&user, Action::ConfigureSystem, &[]).is_ok(),
         rank: format!("{:?}", user.rank),
         user_id: user.id,
         deployments,
@@ -411,6 +413,33 @@ pub async fn users(State(state): State<AppState>, headers: HeaderMap) -> Respons
 }
 
 #[derive(Template)]
+#[template(path = "cameras.html")]
+struct CamerasPage {
+    title: &'static str,
+    csrf: String,
+    user_name: String,
+    scripts: &'static [&'static str],
+}
+
+/// `/console/cameras`: an Administrator registers cameras, sets their
+/// credentials and draws each Zone of Recognition on a snapshot frame.
+pub async fn cameras(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (user, csrf) = match session(&state, &headers).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(e) = access::check(&user, Action::ConfigureSystem, &[]) {
+        return refused(StatusCode::FORBIDDEN, &e.to_string());
+    }
+    app_page(&CamerasPage {
+        title: "Cameras",
+        csrf,
+        user_name: user.display_name.clone(),
+        scripts: &["cameras"],
+    })
+}
+
+#[derive(Template)]
 #[template(path = "public.html")]
 struct PublicPage {
     title: &'static str,
@@ -427,7 +456,8 @@ pub async fn public_page(State(state): State<AppState>) -> Result<Response, crat
 }
 
 /// The console's scripts and stylesheet, compiled into the binary.
-const ASSETS: [(&str, &str); 11] = [
+const ASSETS: [(&str, &str); 12] = [
+    ("cameras.js", include_str!("../assets/cameras.js")),
     ("users.js", include_str!("../assets/users.js")),
     ("console.css", include_str!("../assets/console.css")),
     ("common.js", include_str!("../assets/common.js")),

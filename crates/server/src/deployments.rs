@@ -185,7 +185,11 @@ pub async fn create(
     let user = changing_user(&state, &headers).await?;
     let app = body(b)?;
     application_limits(&app)?;
-    let d = state.store.create_deployment(&user, app).await?;
+    let d = state
+        .store
+        .create_deployment(&user, app)
+        .await
+        .map_err(ApiError::bad_input)?;
     Ok((StatusCode::CREATED, Json(view(&state, &user, d).await?)).into_response())
 }
 
@@ -214,6 +218,11 @@ pub async fn update_application(
     let user = changing_user(&state, &headers).await?;
     let app = body(b)?;
     application_limits(&app)?;
+    state
+        .store
+        .check_application_cameras(&app.cameras)
+        .await
+        .map_err(ApiError::bad_input)?;
     let u = user.clone();
     let d = state
         .store

@@ -10,6 +10,7 @@
 //! also carry the session's CSRF token in `X-Vigil-CSRF`.
 
 pub mod auth;
+pub mod cameras;
 pub mod console;
 pub mod deployments;
 pub mod error;
@@ -56,6 +57,8 @@ pub struct AppState {
     /// The searchable reference store for RFR/OIFR (None: searches answer
     /// 503).
     pub reference: Option<ReferenceSearch>,
+    /// Takes a camera's snapshot for the Zone editor (None: 503).
+    pub snapshots: Option<Arc<dyn cameras::CameraSnapshot>>,
 }
 
 /// Where RFR/OIFR searches look.
@@ -68,7 +71,6 @@ pub enum ReferenceSearch {
     PgVector(Arc<vigil_gallery::pgvector::PgVectorIndex>),
 }
 
-pub type CameraHealthFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>;
 pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
 /// Finds and encodes the faces in a searched still or video (bytes,
@@ -82,8 +84,6 @@ pub type ThresholdAdviceFn = Arc<dyn Fn(f64, usize) -> Option<serde_json::Value>
 /// ONNX Runtime and ffmpeg.
 #[derive(Clone, Default)]
 pub struct Hooks {
-    /// Health of the cameras of a live pipeline running in this process.
-    pub camera_health: Option<CameraHealthFn>,
     /// Quality verdict on a reference image (faces found, inter-eye
     /// distance, pose, sharpness, pass or the reasons it fails).
     pub assess_quality: Option<AssessQualityFn>,
@@ -118,7 +118,14 @@ impl AppState {
             hooks: Hooks::default(),
             quality: Arc::default(),
             reference: None,
+            snapshots: None,
         }
+    }
+
+    /// Lets Administrators take camera snapshots for the Zone editor.
+    pub fn with_snapshots(mut self, s: Arc<dyn cameras::CameraSnapshot>) -> Self {
+        self.snapshots = Some(s);
+        self
     }
 
     /// Serves RFR/OIFR searches from this reference index.
@@ -268,7 +275,19 @@ pub fn router(state: AppState) -> Router {
             post(rfr::review),
         )
         .route("/api/v1/public/records", get(routes::public_records))
-        .route("/api/v1/cameras", get(routes::cameras))
+        .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
+        .route(
+            "/api/v1/cameras/{id}",
+            axum::routing::patch(cameras::update),
+        )
+        .route("/api/v1/cameras/{id}/disable", post(cameras::disable))
+        .route("/api/v1/cameras/{id}/enable", post(cameras::enable))
+        .route("/api/v1/cameras/{id}/snapshot", get(cameras::snapshot))
+        .route(
+            "/api/v1/deployments/{id}/cameras",
+            get(cameras::of_deployment),
+        )
+        .route("/console/cameras", get(console::cameras))
         .route("/metrics", get(routes::metrics))
         .route("/api/openapi.json", get(openapi::document))
         .route("/public", get(console::public_page))

@@ -253,32 +253,24 @@ pub async fn alert_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Camera health of the live pipeline this server hosts, if any.
-#[utoipa::path(get, path = "/api/v1/cameras", tag = "live", responses((status = 200, description = "Health of the cameras this server hosts"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
-pub async fn cameras(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    current_user(&state, &headers).await?;
-    Ok(Json(
-        state
-            .hooks
-            .camera_health
-            .as_ref()
-            .map_or_else(|| json!([]), |h| h()),
-    ))
-}
-
-/// Prometheus text exposition of the hosted live pipeline's counters: camera
-/// names and counts only, no personal data.
+/// Prometheus text exposition of every running camera's counters, as its
+/// worker last reported them (whichever process runs it): camera names and
+/// counts only, no personal data.
 #[utoipa::path(get, path = "/metrics", tag = "live", responses((status = 200, description = "Prometheus text exposition: counters and the Recognition Time histogram per camera", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let health = state
-        .hooks
-        .camera_health
-        .as_ref()
-        .map_or_else(|| json!([]), |h| h());
-    let cameras: Vec<&serde_json::Value> = health.as_array().into_iter().flatten().collect();
+    let now = state.store.now();
+    let health: Vec<serde_json::Value> = match state.store.camera_leases().await {
+        Ok(leases) => leases
+            .into_iter()
+            .filter(|l| l.lease_until >= now)
+            .filter_map(|l| l.health)
+            .collect(),
+        Err(e) => {
+            tracing::warn!("metrics: {e}");
+            Vec::new()
+        }
+    };
+    let cameras: Vec<&serde_json::Value> = health.iter().collect();
     let label = |c: &serde_json::Value| {
         c["camera"]
             .as_str()

@@ -118,7 +118,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.publish(&a.deployment_id, &id, "raised");
+        self.publish(&a.deployment_id, &id, "raised").await;
         self.load_alert(&id).await
     }
 
@@ -324,7 +324,8 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.publish(&current.deployment_id, id, "adjudicated");
+        self.publish(&current.deployment_id, id, "adjudicated")
+            .await;
         self.load_alert(id).await
     }
 }

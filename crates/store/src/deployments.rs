@@ -15,6 +15,7 @@ impl Store {
         applicant: &User,
         application: Application,
     ) -> Result<Deployment> {
+        self.check_application_cameras(&application.cameras).await?;
         let d = Deployment::draft(new_id(), applicant, application, self.now())?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO deployments (id, state, body, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4)")

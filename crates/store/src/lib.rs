@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod cameras;
 pub mod crypto;
 pub mod deployments;
 pub mod publish;
@@ -131,6 +132,78 @@ pub struct Store {
     master: MasterKey,
     clock: Arc<dyn Clock>,
     events: tokio::sync::broadcast::Sender<AlertEvent>,
+    /// This store's name on the PostgreSQL event channel: its own
+    /// notifications come back to it and are not delivered twice.
+    origin: String,
+    /// Forwards other processes' Alert events (PostgreSQL LISTEN).
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The PostgreSQL channel Alert events travel on between processes.
+const EVENT_CHANNEL: &str = "vigil_alert_events";
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(l) = self.listener.take() {
+            l.abort();
+        }
+    }
+}
+
+/// Listens on [`EVENT_CHANNEL`] and hands other stores' events to this
+/// one's subscribers. `PgListener` reconnects by itself after a dropped
+/// connection; events sent meanwhile are missed, which the console covers
+/// by reloading the Alert list when its stream reconnects.
+async fn forward_events(
+    url: String,
+    origin: String,
+    events: tokio::sync::broadcast::Sender<AlertEvent>,
+) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("alert event listener: {e}; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(EVENT_CHANNEL).await {
+            tracing::warn!("alert event listener: {e}; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(n) => {
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(n.payload()) else {
+                        continue;
+                    };
+                    if v["origin"].as_str() == Some(origin.as_str()) {
+                        continue;
+                    }
+                    let kind = match v["kind"].as_str() {
+                        Some("raised") => "raised",
+                        Some("adjudicated") => "adjudicated",
+                        _ => continue,
+                    };
+                    let (Some(d), Some(a)) = (v["deployment_id"].as_str(), v["alert_id"].as_str())
+                    else {
+                        continue;
+                    };
+                    let _ = events.send(AlertEvent {
+                        deployment_id: d.into(),
+                        alert_id: a.into(),
+                        kind,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!("alert event listener: {e}; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 impl Store {
@@ -209,6 +282,14 @@ impl Store {
             pool.clone()
         };
         let (events, _) = tokio::sync::broadcast::channel(1024);
+        let origin = new_id();
+        let listener = (backend == Backend::Postgres).then(|| {
+            tokio::spawn(forward_events(
+                url.to_string(),
+                origin.clone(),
+                events.clone(),
+            ))
+        });
         Ok(Self {
             pool,
             reader,
@@ -216,6 +297,8 @@ impl Store {
             master,
             clock,
             events,
+            origin,
+            listener,
         })
     }
 
@@ -268,12 +351,31 @@ impl Store {
         self.events.subscribe()
     }
 
-    pub(crate) fn publish(&self, deployment_id: &str, alert_id: &str, kind: &'static str) {
+    /// Tells this process's subscribers at once and, on PostgreSQL, every
+    /// other process's through NOTIFY (ids only, as the event itself).
+    pub(crate) async fn publish(&self, deployment_id: &str, alert_id: &str, kind: &'static str) {
         let _ = self.events.send(AlertEvent {
             deployment_id: deployment_id.into(),
             alert_id: alert_id.into(),
             kind,
         });
+        if self.backend == Backend::Postgres {
+            let payload = serde_json::json!({
+                "origin": self.origin,
+                "deployment_id": deployment_id,
+                "alert_id": alert_id,
+                "kind": kind,
+            })
+            .to_string();
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(EVENT_CHANNEL)
+                .bind(payload)
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!("alert event not sent to other servers: {e}");
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
