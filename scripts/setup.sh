@@ -20,7 +20,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libdlib-dev libblas-dev liblapack-dev pkg-config g++ ffmpeg postgresql chromium chromium-driver fonts-dejavu-core)
+# The GStreamer RTSP server (with python3-gi) serves the stream tests a real
+# RTSP camera with credentials.
+APT_PACKAGES=(libdlib-dev libblas-dev liblapack-dev pkg-config g++ ffmpeg postgresql chromium chromium-driver fonts-dejavu-core
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,8 @@ pub const T0: i64 = 1_800_000_000_000;
 
 pub struct World {
     pub name: &'static str,
+    /// The database's URL, for a second store on the same database.
+    pub url: String,
     pub store: Store,
     pub clock: Arc<ManualClock>,
     pub _dir: tempfile::TempDir,
@@ -85,6 +87,7 @@ pub async fn world_sqlite() -> World {
         .unwrap();
     World {
         name: "sqlite",
+        url,
         store,
         clock,
         _dir: dir,
@@ -115,6 +118,7 @@ async fn world_postgres(admin_url: &str) -> World {
         .unwrap();
     World {
         name: "postgres",
+        url,
         store,
         clock,
         _dir: tempfile::tempdir().unwrap(),
@@ -151,6 +155,11 @@ pub const BLUE_SUBJECT: &str = "VOLUNTEER-REF-17";
 /// Users stored, a Deployment authorised with everyone assigned, a
 /// Watchlist compiled from the reference store, and the Deployment active.
 pub async fn active_deployment(w: &World, p: &People) -> Active {
+    active_deployment_with(w, p, application()).await
+}
+
+/// As [`active_deployment`], for this Application.
+pub async fn active_deployment_with(w: &World, p: &People, app: Application) -> Active {
     let s = &w.store;
     for u in [
         &p.admin,
@@ -168,10 +177,7 @@ pub async fn active_deployment(w: &World, p: &People) -> Active {
     ] {
         s.put_user(u).await.unwrap();
     }
-    let d = s
-        .create_deployment(&p.applicant, application())
-        .await
-        .unwrap();
+    let d = s.create_deployment(&p.applicant, app).await.unwrap();
     let id = d.id.clone();
     s.act(&id, &p.applicant, |d, _, now| d.submit(&p.applicant, now))
         .await
