@@ -495,9 +495,13 @@ fn wait_health(
 
 /// No API answer, log line or process argument list holds the camera's
 /// password.
-fn assert_secret_nowhere(port: u16, f: &Force, logs: &[&Path]) {
-    for path in ["/api/v1/cameras"] {
-        let (_, b) = http(port, "GET", path, Some(&f.admin), None);
+fn assert_secret_nowhere(port: u16, f: &Force, dep: &str, logs: &[&Path]) {
+    for path in [
+        "/api/v1/cameras".to_string(),
+        format!("/api/v1/deployments/{dep}/cameras"),
+        "/metrics".into(),
+    ] {
+        let (_, b) = http(port, "GET", &path, Some(&f.admin), None);
         assert!(!b.contains(CAMERA_PASSWORD), "{path}: {b}");
     }
     let (_, audit) = http(port, "GET", "/api/v1/cameras", Some(&f.operator), None);
@@ -557,7 +561,7 @@ fn lfr_on_sqlite_with_vigil_serve_alone_follows_the_deployment() {
     let mut events = Events::open(port, &dep, &f.operator);
     let a = events.alert_for(SUBJECT, Duration::from_secs(90));
     assert_eq!(a["camera"], "North gate");
-    assert_secret_nowhere(port, &f, &[&log]);
+    assert_secret_nowhere(port, &f, &dep, &[&log]);
 
     // A subject added while Active reaches the matcher within seconds.
     add_subject(port, &f, &dep, SECOND_SUBJECT);
@@ -684,7 +688,7 @@ fn lfr_on_postgresql_with_two_workers_survives_losing_one() {
         ],
         &logs[0],
     );
-    let mut workers = vec![
+    let mut workers = [
         Some(vigil(
             &dir("w1"),
             &env,
@@ -710,6 +714,7 @@ fn lfr_on_postgresql_with_two_workers_survives_losing_one() {
     assert_secret_nowhere(
         port,
         &f,
+        &dep,
         &logs.iter().map(PathBuf::as_path).collect::<Vec<_>>(),
     );
 

@@ -226,6 +226,7 @@ async fn the_data_directory_and_database_are_private() {
     let (dir, store, clock) = data_dir_store().await;
     let w = World {
         name: "sqlite",
+        url: format!("sqlite://{}", dir.path().join("data/vigil.db").display()),
         store,
         clock,
         _dir: tempfile::tempdir().unwrap(),
@@ -255,6 +256,7 @@ async fn shredded_keys_and_deleted_ciphertext_leave_no_bytes_in_the_files() {
     let (dir, store, clock) = data_dir_store().await;
     let w = World {
         name: "sqlite",
+        url: format!("sqlite://{}", dir.path().join("data/vigil.db").display()),
         store,
         clock,
         _dir: tempfile::tempdir().unwrap(),

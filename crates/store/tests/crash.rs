@@ -39,6 +39,7 @@ fn crash_child_writer() {
         let clock = Arc::new(ManualClock::new(T0));
         let w = World {
             name: "sqlite",
+            url: format!("sqlite://{}", dir.join("vigil.db").display()),
             store,
             clock,
             _dir: tempfile::tempdir().unwrap(),
