@@ -964,3 +964,122 @@ async fn a_second_factor_is_enrolled_on_the_login_page() {
         "a used code is refused"
     );
 }
+
+/// Snapshots as `vigil serve` takes them: ffmpeg on the camera's source.
+struct FfmpegSnapshots;
+
+impl vigil_server::cameras::CameraSnapshot for FfmpegSnapshots {
+    fn snapshot(
+        &self,
+        camera: &vigil_core::camera::Camera,
+        credentials: Option<vigil_core::camera::CameraCredentials>,
+    ) -> Result<Vec<u8>, String> {
+        vigil_live::CameraSetup::registered(camera, credentials)
+            .camera
+            .snapshot_jpeg(Duration::from_secs(15))
+    }
+}
+
+/// The Administrator registers a camera, takes a snapshot of it and draws
+/// its Zone of Recognition with three clicks; the store keeps the polygon
+/// in frame pixels, and no password is ever shown back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_registers_a_camera_and_draws_its_zone_on_a_snapshot() {
+    let f = fixture().await;
+    let state = AppState::new(f.store.clone(), Duration::from_secs(600))
+        .with_snapshots(std::sync::Arc::new(FfmpegSnapshots));
+    let base = serve(state).await;
+    let b = Browser::start().await;
+    let c = &b.c;
+    b.log_in(&base, "admin").await;
+    b.click("cameras").await;
+    b.wait_for(Locator::Css("body[data-ready='1']")).await;
+    let source = vigil_vision::engine::default_cache_dir()
+        .join("samples")
+        .join("solvay_1927.jpg");
+    b.type_into("cam-name", "Town hall steps").await;
+    b.type_into("cam-url", &source.display().to_string()).await;
+    b.type_into("cam-user", "camop").await;
+    b.type_into("cam-pass", "Secret-in-the-seal-9").await;
+    b.type_into("cam-size", "1280x720").await;
+    b.click("cam-save").await;
+    let row = "//tr[contains(., 'Town hall steps') and contains(., 'credentials stored')]";
+    b.wait_for(Locator::XPath(row)).await;
+    c.find(Locator::XPath(&format!(
+        "{row}//button[contains(@class,'edit')]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    b.click("zone-snapshot").await;
+    b.wait_for(Locator::Css("#zone-canvas[data-snapshot='1']"))
+        .await;
+    b.screenshot("camera-zone.png").await;
+    // Three clicks on the canvas, at 10 %/10 %, 90 %/10 % and 50 %/90 %
+    // of its width and height on screen.
+    let size = c
+        .execute(
+            "const c=document.getElementById('zone-canvas');c.scrollIntoView({block:'center'});const r=c.getBoundingClientRect();return [r.width,r.height]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (w, h) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    let canvas = c.find(Locator::Id("zone-canvas")).await.unwrap();
+    use fantoccini::actions::InputSource;
+    for (fx, fy) in [(0.1, 0.1), (0.9, 0.1), (0.5, 0.9)] {
+        let (x, y) = ((fx * w).round(), (fy * h).round());
+        let actions = fantoccini::actions::MouseActions::new("mouse".into())
+            .then(fantoccini::actions::PointerAction::MoveToElement {
+                element: canvas.clone(),
+                duration: None,
+                x: x - (w / 2.0).floor(),
+                y: y - (h / 2.0).floor(),
+            })
+            .then(fantoccini::actions::PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(fantoccini::actions::PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        c.perform_actions(actions).await.unwrap();
+    }
+    b.wait_for(Locator::XPath("//span[@id='zone-points' and .='3 points']"))
+        .await;
+    b.click("cam-save").await;
+    b.wait_for(Locator::XPath(
+        "//tr[contains(., 'Town hall steps') and contains(., '3 points')]",
+    ))
+    .await;
+    let cams = f.store.cameras().await.unwrap();
+    let cam = cams
+        .iter()
+        .find(|c| c.settings.name == "Town hall steps")
+        .unwrap();
+    assert!(cam.has_credentials, "credentials kept when not retyped");
+    let zone = &cam.settings.zone;
+    assert_eq!(zone.len(), 3, "{zone:?}");
+    // In frame pixels: the same fractions of 1280x720.
+    for (got, want) in zone
+        .iter()
+        .zip([[128.0, 72.0], [1152.0, 72.0], [640.0, 648.0]])
+    {
+        assert!(
+            (got[0] - want[0]).abs() <= 6.0 && (got[1] - want[1]).abs() <= 6.0,
+            "{zone:?}"
+        );
+    }
+    let page = c.source().await.unwrap();
+    assert!(!page.contains("Secret-in-the-seal-9"));
+    let audit = f
+        .store
+        .audit_entries(&f.store.user("auditor").await.unwrap(), 0, 10_000)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    for a in ["camera.register", "camera.snapshot", "camera.update"] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
+}
