@@ -457,21 +457,6 @@ pub struct WorkerArgs {
     workers: WorkerTuning,
 }
 
-/// Snapshots for the Zone editor, taken with ffmpeg in this process.
-struct FfmpegSnapshots;
-
-impl vigil_server::cameras::CameraSnapshot for FfmpegSnapshots {
-    fn snapshot(
-        &self,
-        camera: &vigil_core::camera::Camera,
-        credentials: Option<vigil_core::camera::CameraCredentials>,
-    ) -> Result<Vec<u8>, String> {
-        CameraSetup::registered(camera, credentials)
-            .camera
-            .snapshot_jpeg(Duration::from_secs(15))
-    }
-}
-
 /// Starts this process's camera supervisor, when it has a recogniser.
 fn supervise(
     store: &Arc<Store>,
@@ -664,7 +649,7 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
                 ..Default::default()
             },
         ));
-        state = state.with_snapshots(Arc::new(FfmpegSnapshots));
+        state = state.with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots));
         if let Some(engine) = engine.clone() {
             state = crate::search::enable_search(
                 state,
@@ -837,7 +822,8 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     );
     println!("Log in as operator, engagement, gold, silver, investigator, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
     let state = rt.block_on(crate::search::enable_search(
-        app_state(store.clone(), hooks).with_snapshots(Arc::new(FfmpegSnapshots)),
+        app_state(store.clone(), hooks)
+            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots)),
         &store,
         engine,
         commands::limits(g),

@@ -493,6 +493,34 @@ fn wait_health(
     }
 }
 
+/// Silver suspends; the camera panel says Suspended, frames keep arriving
+/// (counted as paused) and none is analysed. Returns the frames analysed.
+fn suspend_and_check(port: u16, f: &Force, dep: &str) -> u64 {
+    ok(
+        port,
+        "POST",
+        &format!("/api/v1/deployments/{dep}/transitions"),
+        &f.silver,
+        Some(&json!({"action": "suspend", "reason": "crowd surge"})),
+    );
+    let h = wait_health(port, dep, &f.operator, Duration::from_secs(10), |h| {
+        h["analysis"] == "Suspended"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let before = camera_health(port, dep, &f.operator)["frames_processed"]
+        .as_u64()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = camera_health(port, dep, &f.operator);
+    assert_eq!(
+        after["frames_processed"].as_u64().unwrap(),
+        before,
+        "frames analysed while Suspended: {h} -> {after}"
+    );
+    assert!(after["frames_paused"].as_u64().unwrap() > 0, "{after}");
+    before
+}
+
 /// No API answer, log line or process argument list holds the camera's
 /// password.
 fn assert_secret_nowhere(port: u16, f: &Force, dep: &str, logs: &[&Path]) {
@@ -568,6 +596,7 @@ fn lfr_on_sqlite_with_vigil_serve_alone_follows_the_deployment() {
     events.alert_for(SECOND_SUBJECT, Duration::from_secs(60));
 
     // Suspend: analysis stops within a second, the stream stays up.
+    let before = suspend_and_check(port, &f, &dep);
     let step = |s: &Session, body: Value| {
         ok(
             port,
@@ -577,25 +606,6 @@ fn lfr_on_sqlite_with_vigil_serve_alone_follows_the_deployment() {
             Some(&body),
         )
     };
-    step(
-        &f.silver,
-        json!({"action": "suspend", "reason": "crowd surge"}),
-    );
-    let h = wait_health(port, &dep, &f.operator, Duration::from_secs(10), |h| {
-        h["analysis"] == "Suspended"
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    let before = camera_health(port, &dep, &f.operator)["frames_processed"]
-        .as_u64()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
-    let after = camera_health(port, &dep, &f.operator);
-    assert_eq!(
-        after["frames_processed"].as_u64().unwrap(),
-        before,
-        "frames analysed while Suspended: {h} -> {after}"
-    );
-    assert!(after["frames_paused"].as_u64().unwrap() > 0, "{after}");
     step(
         &f.silver,
         json!({"action": "resume", "reason": "calm again"}),
@@ -735,29 +745,5 @@ fn lfr_on_postgresql_with_two_workers_survives_losing_one() {
     events.alert_for(SUBJECT, Duration::from_secs(60));
 
     // Suspend on the server reaches the worker: no frame analysed.
-    let step = |s: &Session, body: Value| {
-        ok(
-            port,
-            "POST",
-            &format!("/api/v1/deployments/{dep}/transitions"),
-            s,
-            Some(&body),
-        )
-    };
-    step(
-        &f.silver,
-        json!({"action": "suspend", "reason": "crowd surge"}),
-    );
-    wait_health(port, &dep, &f.operator, Duration::from_secs(10), |h| {
-        h["analysis"] == "Suspended"
-    });
-    std::thread::sleep(Duration::from_secs(2));
-    let before = camera_health(port, &dep, &f.operator)["frames_processed"]
-        .as_u64()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(4));
-    let after = camera_health(port, &dep, &f.operator)["frames_processed"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(before, after, "frames analysed while Suspended");
+    suspend_and_check(port, &f, &dep);
 }

@@ -87,6 +87,17 @@ impl std::fmt::Debug for CameraCredentials {
 #[error("{0}")]
 pub struct CameraError(pub String);
 
+/// Takes one frame of a camera now, as a JPEG at the camera's frame size,
+/// for drawing its Zone of Recognition. The live stage implements it with
+/// ffmpeg; the server holds it without linking ffmpeg.
+pub trait CameraSnapshot: Send + Sync {
+    fn snapshot(
+        &self,
+        camera: &Camera,
+        credentials: Option<CameraCredentials>,
+    ) -> Result<Vec<u8>, String>;
+}
+
 const SCHEMES: [&str; 5] = ["rtsp://", "rtsps://", "http://", "https://", "file:"];
 
 impl CameraSettings {

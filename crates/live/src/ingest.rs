@@ -119,19 +119,7 @@ impl CameraConfig {
             ]
             .map(String::from),
         );
-        let script = self.concat_script();
-        let mut ffmpeg = Ffmpeg::spawn(&args, Some(limit), |cmd| {
-            if script.is_some() {
-                cmd.stdin(std::process::Stdio::piped());
-            }
-        })
-        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
-        if let Some(script) = script {
-            if let Some(mut stdin) = ffmpeg.take_stdin() {
-                use std::io::Write;
-                let _ = stdin.write_all(script.as_bytes());
-            }
-        }
+        let mut ffmpeg = self.spawn(&args, Some(limit))?;
         let mut jpeg = Vec::new();
         if let Some(out) = ffmpeg.stdout() {
             // 8K at q 4 is well under 16 MiB.
@@ -148,6 +136,24 @@ impl CameraConfig {
                 crate::ffmpeg::redact_urls,
             ))
         }
+    }
+
+    /// Starts ffmpeg with `args` and, for a stream with credentials, writes
+    /// its ffconcat script to stdin. The concat demuxer reads the script to
+    /// the end before it opens the stream, so stdin is closed after it.
+    fn spawn(&self, args: &[String], limit: Option<Duration>) -> Result<Ffmpeg, String> {
+        let script = self.concat_script();
+        let mut ffmpeg = Ffmpeg::spawn(args, limit, |cmd| {
+            if script.is_some() {
+                cmd.stdin(std::process::Stdio::piped());
+            }
+        })
+        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
+        if let (Some(script), Some(mut stdin)) = (script, ffmpeg.take_stdin()) {
+            use std::io::Write;
+            let _ = stdin.write_all(script.as_bytes());
+        }
+        Ok(ffmpeg)
     }
 
     /// Everything up to and including the input, for a run of ffmpeg.
@@ -407,21 +413,7 @@ impl Stream {
     /// the pipe) and its last lines, credentials redacted, become the
     /// camera's error.
     fn read_once(&self, seq: &mut u64) -> Result<bool, String> {
-        let script = self.config.concat_script();
-        let mut ffmpeg = Ffmpeg::spawn(&self.config.ffmpeg_args(), None, |cmd| {
-            if script.is_some() {
-                cmd.stdin(std::process::Stdio::piped());
-            }
-        })
-        .map_err(|e| format!("cannot start ffmpeg: {e}"))?;
-        if let Some(script) = script {
-            // The concat demuxer reads its script to the end before it
-            // opens the stream: write it all, then close stdin.
-            if let Some(mut stdin) = ffmpeg.take_stdin() {
-                use std::io::Write;
-                let _ = stdin.write_all(script.as_bytes());
-            }
-        }
+        let mut ffmpeg = self.config.spawn(&self.config.ffmpeg_args(), None)?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ffmpeg.killer());
         let (w, h) = (self.config.width, self.config.height);
         let size = (w * h * 3) as usize;

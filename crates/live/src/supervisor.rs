@@ -96,6 +96,22 @@ impl CameraSetup {
     }
 }
 
+/// Snapshots for the Zone editor, taken with ffmpeg as the camera's
+/// pipeline would open it (credentials on stdin), within 15 s.
+pub struct FfmpegSnapshots;
+
+impl vigil_core::camera::CameraSnapshot for FfmpegSnapshots {
+    fn snapshot(
+        &self,
+        camera: &Camera,
+        credentials: Option<CameraCredentials>,
+    ) -> Result<Vec<u8>, String> {
+        CameraSetup::registered(camera, credentials)
+            .camera
+            .snapshot_jpeg(Duration::from_secs(15))
+    }
+}
+
 struct Running {
     deployment_id: String,
     camera: Camera,

@@ -21,15 +21,7 @@ use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user};
 use crate::{ApiError, AppState};
 
-/// Takes one frame of a camera, as a JPEG, for drawing its Zone of
-/// Recognition. The process hosting the server plugs in ffmpeg.
-pub trait CameraSnapshot: Send + Sync {
-    fn snapshot(
-        &self,
-        camera: &Camera,
-        credentials: Option<CameraCredentials>,
-    ) -> Result<Vec<u8>, String>;
-}
+pub use vigil_core::camera::CameraSnapshot;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {

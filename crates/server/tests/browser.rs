@@ -965,21 +965,6 @@ async fn a_second_factor_is_enrolled_on_the_login_page() {
     );
 }
 
-/// Snapshots as `vigil serve` takes them: ffmpeg on the camera's source.
-struct FfmpegSnapshots;
-
-impl vigil_server::cameras::CameraSnapshot for FfmpegSnapshots {
-    fn snapshot(
-        &self,
-        camera: &vigil_core::camera::Camera,
-        credentials: Option<vigil_core::camera::CameraCredentials>,
-    ) -> Result<Vec<u8>, String> {
-        vigil_live::CameraSetup::registered(camera, credentials)
-            .camera
-            .snapshot_jpeg(Duration::from_secs(15))
-    }
-}
-
 /// The Administrator registers a camera, takes a snapshot of it and draws
 /// its Zone of Recognition with three clicks; the store keeps the polygon
 /// in frame pixels, and no password is ever shown back.
@@ -987,7 +972,7 @@ impl vigil_server::cameras::CameraSnapshot for FfmpegSnapshots {
 async fn the_administrator_registers_a_camera_and_draws_its_zone_on_a_snapshot() {
     let f = fixture().await;
     let state = AppState::new(f.store.clone(), Duration::from_secs(600))
-        .with_snapshots(std::sync::Arc::new(FfmpegSnapshots));
+        .with_snapshots(std::sync::Arc::new(vigil_live::supervisor::FfmpegSnapshots));
     let base = serve(state).await;
     let b = Browser::start().await;
     let c = &b.c;
