@@ -89,6 +89,7 @@ pub fn parse_camera(spec: &str) -> Result<CameraSetup> {
         camera,
         zone,
         max_faces,
+        footage: None,
     })
 }
 
@@ -439,6 +440,9 @@ pub struct WorkerTuning {
     /// Cameras this process runs at most.
     #[arg(long, default_value_t = 16)]
     max_cameras: usize,
+    /// Seconds of footage per sealed segment (cameras that record).
+    #[arg(long, default_value_t = 30)]
+    footage_segment_seconds: u64,
 }
 
 impl WorkerTuning {
@@ -447,6 +451,7 @@ impl WorkerTuning {
         c.lease = Duration::from_secs(self.lease_seconds.clamp(3, 600));
         c.tick = (c.lease / 5).clamp(Duration::from_millis(500), Duration::from_secs(2));
         c.max_cameras = self.max_cameras.max(1);
+        c.footage_segment = Duration::from_secs(self.footage_segment_seconds.clamp(2, 600));
         c
     }
 }
@@ -649,7 +654,9 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
                 ..Default::default()
             },
         ));
-        state = state.with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots));
+        state = state
+            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots))
+            .with_clips(Arc::new(vigil_live::footage::FfmpegClips));
         if let Some(engine) = engine.clone() {
             state = crate::search::enable_search(
                 state,
@@ -823,7 +830,8 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     println!("Log in as operator, engagement, gold, silver, investigator, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
     let state = rt.block_on(crate::search::enable_search(
         app_state(store.clone(), hooks)
-            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots)),
+            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots))
+            .with_clips(Arc::new(vigil_live::footage::FfmpegClips)),
         &store,
         engine,
         commands::limits(g),

@@ -130,8 +130,20 @@ fn http(
     s: Option<&Session>,
     body: Option<&Value>,
 ) -> (u16, String) {
+    let (status, _, body) = http_bytes(port, method, path, s, body);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One HTTP/1.1 request; (status, head, body bytes).
+fn http_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    s: Option<&Session>,
+    body: Option<&Value>,
+) -> (u16, String, Vec<u8>) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let auth = s
         .map(|s| format!("Cookie: {}\r\nX-Vigil-CSRF: {}\r\n", s.cookie, s.csrf))
@@ -142,9 +154,14 @@ fn http(
         body.len()
     )
     .unwrap();
-    let mut out = String::new();
-    c.read_to_string(&mut out).unwrap();
-    let (head, rest) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let rest = out.get(split + 4..).unwrap_or_default();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let rest = if head
         .to_ascii_lowercase()
@@ -152,20 +169,22 @@ fn http(
     {
         dechunk(rest)
     } else {
-        rest.to_string()
+        rest.to_vec()
     };
-    (status, rest)
+    (status, head, rest)
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = s.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&s[..eol]);
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        let rest = &s[eol + 2..];
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..n]);
+        s = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
 }
@@ -209,7 +228,7 @@ fn dechunk_or(s: &str) -> String {
     if s.trim_start().starts_with('{') {
         s.to_string()
     } else {
-        dechunk(s)
+        String::from_utf8_lossy(&dechunk(s.as_bytes())).into_owned()
     }
 }
 
@@ -325,7 +344,7 @@ fn deployment(port: u16, f: &Force, rtsp_url: &str) -> (String, String) {
         &f.admin,
         Some(&json!({
         "name": "North gate", "url": rtsp_url, "fps": 5, "width": 1280, "height": 720,
-        "min_inter_eye_distance": 20, "max_faces": 10,
+        "min_inter_eye_distance": 20, "max_faces": 10, "record_footage": true,
         "credentials": {"username": CAMERA_USER, "password": CAMERA_PASSWORD}})),
     );
     let cam_id = cam["id"].as_str().unwrap().to_string();
@@ -493,6 +512,61 @@ fn wait_health(
     }
 }
 
+/// The Operator exports the footage around an Alert: an MP4 whose frames
+/// and metadata carry the audit entry of the export, and the entry names
+/// the Operator. Segments are sealed as they are recorded, so the export
+/// waits for the first one after the Alert.
+fn export_clip(port: u16, f: &Force, alert: &str) {
+    let path = format!("/api/v1/alerts/{alert}/footage");
+    let until = Instant::now() + Duration::from_secs(40);
+    let (head, mp4) = loop {
+        let (st, head, body) = http_bytes(port, "GET", &path, Some(&f.operator), None);
+        if st == 200 {
+            break (head, body);
+        }
+        assert_eq!(st, 404, "{}", String::from_utf8_lossy(&body));
+        assert!(
+            Instant::now() < until,
+            "no footage of the Alert within 40 s"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert_eq!(&mp4[4..8], b"ftyp", "an MP4");
+    let seq: i64 = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-vigil-audit-entry:")
+                .map(|v| v.trim().to_string())
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("the export's audit entry");
+    let file = std::env::temp_dir().join(format!("vigil-clip-{}.mp4", std::process::id()));
+    std::fs::write(&file, &mp4).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:format_tags=comment",
+            "-of",
+            "json",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let v: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let comment = v["format"]["tags"]["comment"].as_str().unwrap_or_default();
+    assert!(comment.contains(&format!("audit entry {seq}")), "{v}");
+    let duration: f64 = v["format"]["duration"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    assert!(duration >= 2.0, "clip of {duration} s");
+}
+
 /// Silver suspends; the camera panel says Suspended, frames keep arriving
 /// (counted as paused) and none is analysed. Returns the frames analysed.
 fn suspend_and_check(port: u16, f: &Force, dep: &str) -> u64 {
@@ -580,7 +654,14 @@ fn lfr_on_sqlite_with_vigil_serve_alone_follows_the_deployment() {
     let _serve = vigil(
         &data,
         &[],
-        &["serve", "--no-second-factor", "--port", &port.to_string()],
+        &[
+            "serve",
+            "--no-second-factor",
+            "--footage-segment-seconds",
+            "3",
+            "--port",
+            &port.to_string(),
+        ],
         &log,
     );
     wait_listening(port);
@@ -590,6 +671,7 @@ fn lfr_on_sqlite_with_vigil_serve_alone_follows_the_deployment() {
     let a = events.alert_for(SUBJECT, Duration::from_secs(90));
     assert_eq!(a["camera"], "North gate");
     assert_secret_nowhere(port, &f, &dep, &[&log]);
+    export_clip(port, &f, a["id"].as_str().unwrap());
 
     // A subject added while Active reaches the matcher within seconds.
     add_subject(port, &f, &dep, SECOND_SUBJECT);

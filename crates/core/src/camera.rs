@@ -70,6 +70,13 @@ pub struct Camera {
     pub disabled: bool,
 }
 
+/// Burns an export's audit reference into a clip of recorded footage
+/// (every frame and the metadata), so a copy that leaves the system names
+/// the audit entry that recorded who exported it.
+pub trait ClipWatermark: Send + Sync {
+    fn watermark(&self, clip: &[u8], text: &str) -> Result<Vec<u8>, String>;
+}
+
 /// A user name and password for a stream.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CameraCredentials {

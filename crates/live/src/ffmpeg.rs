@@ -138,6 +138,12 @@ impl Ffmpeg {
         self.stdout.as_mut()
     }
 
+    /// ffmpeg's output, to be read on another thread (EOF when ffmpeg
+    /// exits or is killed).
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
     /// ffmpeg's stdin, when `prepare` piped it (secrets that must not
     /// appear in argv are written here).
     pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {

@@ -141,7 +141,7 @@ impl CameraConfig {
     /// Starts ffmpeg with `args` and, for a stream with credentials, writes
     /// its ffconcat script to stdin. The concat demuxer reads the script to
     /// the end before it opens the stream, so stdin is closed after it.
-    fn spawn(&self, args: &[String], limit: Option<Duration>) -> Result<Ffmpeg, String> {
+    pub(crate) fn spawn(&self, args: &[String], limit: Option<Duration>) -> Result<Ffmpeg, String> {
         let script = self.concat_script();
         let mut ffmpeg = Ffmpeg::spawn(args, limit, |cmd| {
             if script.is_some() {
@@ -157,7 +157,7 @@ impl CameraConfig {
     }
 
     /// Everything up to and including the input, for a run of ffmpeg.
-    fn input_args(&self, for_frames: bool) -> Vec<String> {
+    pub(crate) fn input_args(&self, for_frames: bool) -> Vec<String> {
         let mut a: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin"]
             .map(String::from)
             .to_vec();

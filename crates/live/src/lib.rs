@@ -9,6 +9,7 @@
 //! Deployment is Active.
 
 pub mod ffmpeg;
+pub mod footage;
 pub mod ingest;
 pub mod media;
 pub mod pipeline;
@@ -18,7 +19,9 @@ pub mod tracker;
 pub mod zone;
 
 pub use ingest::{CameraConfig, StreamState};
-pub use pipeline::{CameraHealth, CameraSetup, DeploymentLink, Gate, LiveRun, Watchlist};
+pub use pipeline::{
+    CameraHealth, CameraSetup, DeploymentLink, FootageSetup, Gate, LiveRun, Watchlist,
+};
 pub use supervisor::{Supervisor, SupervisorConfig};
 pub use zone::Zone;
 

@@ -34,6 +34,17 @@ pub struct CameraSetup {
     pub zone: Zone,
     /// Faces-per-frame limit (ENG-6): the largest are kept.
     pub max_faces: usize,
+    /// Record the camera's footage while the Deployment is Active.
+    pub footage: Option<FootageSetup>,
+}
+
+/// Where a camera's footage goes and how it is cut.
+#[derive(Debug, Clone)]
+pub struct FootageSetup {
+    /// The registered camera's id, kept with each segment.
+    pub camera_id: String,
+    /// Length of a sealed segment.
+    pub segment: Duration,
 }
 
 /// Whether the Deployment lets frames be analysed.
@@ -470,6 +481,7 @@ pub struct LiveRun {
     poller: Option<JoinHandle<()>>,
     started: Instant,
     watchlist: SharedWatchlist,
+    recorders: Vec<crate::footage::Recorder>,
 }
 
 impl LiveRun {
@@ -493,8 +505,20 @@ impl LiveRun {
             poller: None,
             started: Instant::now(),
             watchlist: Arc::new(std::sync::RwLock::new(watchlist)),
+            recorders: Vec::new(),
         };
         for setup in cameras {
+            if let Some(f) = &setup.footage {
+                run.recorders.push(
+                    crate::footage::Recorder::start(
+                        setup.camera.clone(),
+                        f.camera_id.clone(),
+                        link.clone(),
+                        f.segment,
+                    )
+                    .map_err(|e| LiveError::Watchlist(e.to_string()))?,
+                );
+            }
             let stream = Stream::start(setup.camera.clone());
             let stats = Arc::new(CameraStats::default());
             let mut gate = engine.gate().clone();
@@ -627,6 +651,9 @@ impl LiveRun {
         }
         for w in self.workers.drain(..) {
             let _ = w.join();
+        }
+        for r in self.recorders.drain(..) {
+            r.stop();
         }
         if let Some(p) = self.poller.take() {
             let _ = p.join();

@@ -40,6 +40,8 @@ pub struct SupervisorConfig {
     pub tick: Duration,
     /// Cameras this process runs at most.
     pub max_cameras: usize,
+    /// Length of a recorded footage segment (cameras that record).
+    pub footage_segment: Duration,
 }
 
 impl SupervisorConfig {
@@ -49,6 +51,7 @@ impl SupervisorConfig {
             lease: Duration::from_secs(10),
             tick: Duration::from_secs(1),
             max_cameras: 16,
+            footage_segment: Duration::from_secs(30),
         }
     }
 }
@@ -92,6 +95,7 @@ impl CameraSetup {
                 min_inter_eye_distance: s.min_inter_eye_distance,
             },
             max_faces: s.max_faces,
+            footage: None,
         }
     }
 }
@@ -288,7 +292,13 @@ impl State {
         } else {
             None
         };
-        let setup = CameraSetup::registered(camera, credentials);
+        let mut setup = CameraSetup::registered(camera, credentials);
+        if camera.settings.record_footage {
+            setup.footage = Some(crate::pipeline::FootageSetup {
+                camera_id: camera.id.clone(),
+                segment: self.config.footage_segment,
+            });
+        }
         let run = LiveRun::start(self.engine.clone(), link, watchlist, vec![setup])?;
         tracing::info!(camera = %camera.settings.name, deployment = %deployment_id, "camera started");
         self.running.insert(

@@ -195,6 +195,7 @@ fn camera(name: &str, url: &Path) -> CameraSetup {
         camera: c,
         zone: Zone::default(),
         max_faces: 10,
+        footage: None,
     }
 }
 
@@ -375,11 +376,13 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
                 camera: live,
                 zone: Zone::default(),
                 max_faces: 10,
+                footage: None,
             },
             CameraSetup {
                 camera: broken,
                 zone: Zone::default(),
                 max_faces: 10,
+                footage: None,
             },
             camera("file", &video),
         ],

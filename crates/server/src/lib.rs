@@ -59,6 +59,8 @@ pub struct AppState {
     pub reference: Option<ReferenceSearch>,
     /// Takes a camera's snapshot for the Zone editor (None: 503).
     pub snapshots: Option<Arc<dyn cameras::CameraSnapshot>>,
+    /// Watermarks exported footage (None: exports answer 503).
+    pub clips: Option<Arc<dyn vigil_core::camera::ClipWatermark>>,
 }
 
 /// Where RFR/OIFR searches look.
@@ -119,7 +121,14 @@ impl AppState {
             quality: Arc::default(),
             reference: None,
             snapshots: None,
+            clips: None,
         }
+    }
+
+    /// Lets assigned users export the footage around an Alert.
+    pub fn with_clips(mut self, c: Arc<dyn vigil_core::camera::ClipWatermark>) -> Self {
+        self.clips = Some(c);
+        self
     }
 
     /// Lets Administrators take camera snapshots for the Zone editor.
@@ -251,6 +260,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/alerts/{id}/images/{which}",
             get(routes::alert_image),
         )
+        .route("/api/v1/alerts/{id}/footage", get(routes::alert_footage))
         .route(
             "/api/v1/alerts/{id}/adjudications",
             post(routes::adjudicate),

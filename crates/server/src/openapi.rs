@@ -28,6 +28,7 @@ use crate::{deployments, error, rfr, routes};
         routes::alerts,
         routes::alert_events,
         routes::alert_image,
+        routes::alert_footage,
         routes::adjudicate,
         routes::public_records,
         crate::cameras::list,

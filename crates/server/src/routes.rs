@@ -134,6 +134,51 @@ pub async fn alert_image(
     Ok(jpeg(bytes))
 }
 
+/// The CCTV footage around an Alert, for evidence: a user who may see the
+/// Alert's images gets an MP4 with the export's audit entry burnt into
+/// every frame and its metadata (the entry records who exported it).
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/footage", tag = "alerts", params(("id" = String, Path, description = "Alert id")), responses((status = 200, description = "MP4 clip from 15 s before first sight to 15 s after the Alert, watermarked with the audit entry of the export (also in X-Vigil-Audit-Entry)", content_type = "video/mp4"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No footage recorded, or deleted under retention", body = ErrorBody), (status = 503, description = "This server cannot encode clips", body = ErrorBody)))]
+pub async fn alert_footage(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = current_user(&state, &headers).await?;
+    let Some(clips) = state.clips.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "this server has no ffmpeg to encode clips",
+        ));
+    };
+    let clip = state.store.alert_clip(&user, &id).await?;
+    let seq = clip.audit_seq;
+    let text = format!("Vigil evidence export - audit entry {seq}");
+    let mp4 = tokio::task::spawn_blocking(move || clips.watermark(&clip.bytes, &text))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding", e))?;
+    let name = format!(
+        "attachment; filename=\"alert-{}-export-{seq}.mp4\"",
+        id.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+    );
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, "video/mp4".to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        mp4,
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&seq.to_string()) {
+        resp.headers_mut().insert("x-vigil-audit-entry", v);
+    }
+    Ok(resp)
+}
+
 /// An image read from the store: never cached by the browser or a proxy
 /// (every read must come back to the server, which audits it).
 pub(crate) fn jpeg(bytes: Vec<u8>) -> Response {

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cameras;
 pub mod crypto;
 pub mod deployments;
+pub mod footage;
 pub mod publish;
 pub mod retention;
 pub mod searches;

@@ -385,6 +385,10 @@ impl Store {
                 .bind(&mid)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM footage_segments WHERE media_id = $1")
+                .bind(&mid)
+                .execute(&mut *tx)
+                .await?;
             self.append_audit(
                 &mut tx,
                 actor,
@@ -395,6 +399,42 @@ impl Store {
             .await?;
             tx.commit().await?;
             report.footage_deleted += 1;
+        }
+        // An ended Deployment with no footage left: its footage key goes,
+        // so nothing recorded under it can ever be read again.
+        let rows = sqlx::query("SELECT id FROM deployments WHERE ended_ms IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let key = crate::footage::footage_key(&id);
+            let live: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT destroyed_ms FROM data_keys WHERE key_id = $1")
+                    .bind(&key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if !matches!(live, Some(None)) {
+                continue;
+            }
+            let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM media WHERE key_id = $1")
+                .bind(&key)
+                .fetch_one(&self.pool)
+                .await?;
+            if left > 0 {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            self.destroy_key(&mut tx, &key).await?;
+            self.append_audit(
+                &mut tx,
+                actor,
+                "retention.footage.key.destroy",
+                &id,
+                "no footage of the ended Deployment remains",
+            )
+            .await?;
+            tx.commit().await?;
+            report.keys_destroyed += 1;
         }
         // RFR/OIFR search results past their rule: probe faces (and the
         // search's key), candidates and reviews go; who searched, when, for
@@ -453,7 +493,7 @@ impl Store {
     /// Stores footage of a Deployment, encrypted under its own footage key.
     pub async fn add_footage(&self, deployment_id: &str, bytes: &[u8]) -> Result<String> {
         let mut tx = self.pool.begin().await?;
-        let key = format!("deployment/{deployment_id}/footage");
+        let key = crate::footage::footage_key(deployment_id);
         let id = self
             .put_media(&mut tx, "footage", deployment_id, &key, bytes)
             .await?;

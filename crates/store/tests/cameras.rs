@@ -236,3 +236,92 @@ async fn alert_events_reach_every_process_on_postgresql() {
         assert!(own.try_recv().is_err());
     }
 }
+
+/// Footage: sealed segments (no plaintext in the database), recorded only
+/// while Active, an Alert's clip for an assigned user only (audited either
+/// way), deleted at 31 days unless held, and the footage key shredded once
+/// an ended Deployment has none left.
+#[tokio::test]
+async fn footage_is_sealed_clipped_for_the_assigned_and_shredded_after_31_days() {
+    use vigil_core::retention::RetentionPolicy;
+    use vigil_store::retention::HoldTarget;
+    const DAY: i64 = 86_400_000;
+    for w in worlds().await {
+        let p = people();
+        let s = &w.store;
+        let a = active_deployment(&w, &p).await;
+        let d = a.deployment.id.clone();
+        let alert = s.raise_alert(new_alert(&d, &a.primary, &w)).await.unwrap();
+        let camera = alert.camera.clone();
+        let marker = b"PLAINTEXT-MPEG-TS-PACKETS".repeat(40);
+        let t = s.now();
+        for (from, to) in [(t - 20_000, t - 5_000), (t - 5_000, t + 10_000)] {
+            s.add_footage_segment(&d, "cam-1", &camera, from, to, &marker)
+                .await
+                .unwrap();
+        }
+        let sealed: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT sealed FROM media WHERE kind = 'footage'")
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
+        assert_eq!(sealed.len(), 2);
+        assert!(sealed
+            .iter()
+            .all(|b| !b.windows(25).any(|x| x == &marker[..25])));
+        // An assigned Operator exports the clip; another Deployment's may not.
+        let clip = s.alert_clip(&p.operator, &alert.id).await.unwrap();
+        assert_eq!(clip.bytes.len(), 2 * marker.len(), "{}", w.name);
+        assert!(s.alert_clip(&p.other_operator, &alert.id).await.is_err());
+        let audit = s.audit_entries(&p.auditor, 0, 10_000).await.unwrap();
+        let export = audit.iter().find(|e| e.action == "footage.export").unwrap();
+        assert_eq!(export.seq, clip.audit_seq);
+        assert_eq!(export.actor, "operator");
+        assert!(audit.iter().any(|e| e.action == "footage.export.denied"));
+        // Suspended: nothing more is recorded.
+        s.act(&d, &p.silver, |d, r, now| {
+            d.suspend(&p.silver, r, "surge", now)
+        })
+        .await
+        .unwrap();
+        assert!(s
+            .add_footage_segment(&d, "cam-1", &camera, t, t + 1, b"x")
+            .await
+            .is_err());
+        // A hold keeps footage past 31 days; released, it goes.
+        let hold = s
+            .place_hold(
+                &p.investigator,
+                HoldTarget::Deployment(d.clone()),
+                "complaint CMP-9",
+            )
+            .await
+            .unwrap();
+        w.clock.advance(32 * DAY);
+        let policy = RetentionPolicy::default();
+        let r = s.retention_run("test", &policy).await.unwrap();
+        assert_eq!(r.footage_deleted, 0, "{}: {r:?}", w.name);
+        assert_eq!(s.footage_segments(&d).await.unwrap().len(), 2);
+        s.release_hold(&p.investigator, &hold.id, "closed")
+            .await
+            .unwrap();
+        let r = s.retention_run("test", &policy).await.unwrap();
+        assert_eq!(r.footage_deleted, 2, "{}: {r:?}", w.name);
+        assert!(s.footage_segments(&d).await.unwrap().is_empty());
+        assert!(s.alert_clip(&p.operator, &alert.id).await.is_err());
+        // The Deployment ends: its footage key is destroyed.
+        s.act(&d, &p.gold, |d, r, now| {
+            d.terminate(&p.gold, r, "done", now)
+        })
+        .await
+        .unwrap();
+        s.retention_run("test", &policy).await.unwrap();
+        let destroyed: Option<i64> =
+            sqlx::query_scalar("SELECT destroyed_ms FROM data_keys WHERE key_id = $1")
+                .bind(format!("deployment/{d}/footage"))
+                .fetch_one(s.pool())
+                .await
+                .unwrap();
+        assert!(destroyed.is_some(), "{}: footage key not destroyed", w.name);
+    }
+}
