@@ -302,26 +302,16 @@ async fn metrics_expose_camera_counters_without_personal_data() {
     let f = fixture().await;
     // A worker (any process) holds the camera's lease and reports its
     // health through the store; the metrics read it from there.
-    let admin = f.store.user("admin").await.unwrap();
-    let cam = f
-        .store
-        .register_camera(
-            &admin,
-            vigil_core::camera::CameraSettings::new("north", "rtsp://10.0.0.5/s"),
-            None,
-        )
-        .await
-        .unwrap();
     assert!(f
         .store
-        .claim_camera("w1", &cam.id, &f.deployment, 60_000)
+        .claim_camera("w1", &f.camera, &f.deployment, 60_000)
         .await
         .unwrap());
     let health = json!({"camera": "north", "frames_in": 10, "frames_processed": 9, "frames_dropped": 1, "faces": 4, "passers_by": 2, "alerts": 1, "reconnects": 0,
                     "recognition_time_buckets": [[50.0, 1], [100.0, 3]], "recognition_time_sum_ms": 230.0, "recognition_time_count": 3});
     assert!(f
         .store
-        .renew_camera("w1", &cam.id, 60_000, Some(&health))
+        .renew_camera("w1", &f.camera, 60_000, Some(&health))
         .await
         .unwrap());
     let (st, body, _) = send(&f, get("/metrics", None)).await;

@@ -159,6 +159,28 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
     let b = Browser::start().await;
     let c = &b.c;
     b.log_in(&base, "operator").await;
+    // A worker (any process) runs the camera and reports its health
+    // through its lease, as `vigil worker` does every second.
+    assert!(f
+        .store
+        .claim_camera("van-1:4242:ab", &f.camera, &f.deployment, 60_000)
+        .await
+        .unwrap());
+    let report = |analysis: &str, processed: u64| {
+        serde_json::json!({"camera": "north", "state": "Streaming", "analysis": analysis,
+            "processed_fps": 9.5, "frames_in": processed + 3, "frames_processed": processed, "frames_dropped": 3,
+            "frames_paused": 0, "reconnects": 1, "faces": 2, "passers_by": 1, "alerts": 1,
+            "p95_recognition_time_ms": 180.0, "last_error": null})
+    };
+    f.store
+        .renew_camera(
+            "van-1:4242:ab",
+            &f.camera,
+            60_000,
+            Some(&report("Active", 120)),
+        )
+        .await
+        .unwrap();
 
     c.goto(&format!(
         "{base}/console/deployments/{}/operator",
@@ -166,6 +188,28 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
     ))
     .await
     .unwrap();
+    // The live camera panel, refreshed without a reload.
+    b.wait_for(Locator::XPath(
+        "//tr[@data-camera='north']/td[@class='cam-state' and .='Streaming']",
+    ))
+    .await;
+    b.wait_for(Locator::XPath(
+        "//tr[@data-camera='north']/td[@class='cam-analysis' and .='Active']",
+    ))
+    .await;
+    f.store
+        .renew_camera(
+            "van-1:4242:ab",
+            &f.camera,
+            60_000,
+            Some(&report("Suspended", 120)),
+        )
+        .await
+        .unwrap();
+    b.wait_for(Locator::XPath(
+        "//tr[@data-camera='north']/td[@class='cam-analysis' and .='Suspended']",
+    ))
+    .await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id(&format!("a-{}", f.alert)))

@@ -29,6 +29,8 @@ pub struct Fixture {
     pub reference: String,
     pub store: Arc<Store>,
     pub deployment: String,
+    /// The registered camera the Deployment's Application names.
+    pub camera: String,
     pub alert: String,
     pub _dir: tempfile::TempDir,
 }
@@ -78,7 +80,18 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         store.set_password_hash(&u.id, &hash).await.unwrap();
     }
     let p = |id: &str| people.iter().find(|u| u.id == id).unwrap().clone();
-    let app = complete_application("Station Road", 0, i64::MAX / 2);
+    let mut app = complete_application("Station Road", 0, i64::MAX / 2);
+    // The Deployment's one camera (its worker's health comes through the
+    // store, as from any process).
+    let camera = store
+        .register_camera(
+            &p("admin"),
+            vigil_core::camera::CameraSettings::new("north", "rtsp://10.0.0.5/stream1"),
+            None,
+        )
+        .await
+        .unwrap();
+    app.cameras = vec![camera.id.clone()];
     let (applicant, npcc, ao, silver, admin, compiler) = (
         p("applicant"),
         p("npcc"),
@@ -155,6 +168,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
         reference: r,
         store,
         deployment: d.id,
+        camera: camera.id,
         alert: a.id,
         _dir: dir,
     }
