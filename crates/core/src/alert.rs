@@ -71,35 +71,47 @@ pub enum AdjudicationError {
     },
 }
 
+/// The state a decision applies to and the state it leads to.
+pub fn transition(decision: Decision) -> (AlertState, AlertState) {
+    match decision {
+        Decision::FalseAlert => (AlertState::Raised, AlertState::FalseAlert),
+        Decision::Engage => (AlertState::Raised, AlertState::Engaged),
+        Decision::ConfirmTrue => (AlertState::Engaged, AlertState::ConfirmedTrue),
+        Decision::ConfirmFalse => (AlertState::Engaged, AlertState::ConfirmedFalse),
+    }
+}
+
+/// The decisions `who` (with this assignment) may take on some Alert of
+/// the Deployment, each with the state it applies to: what the console
+/// offers as keys and buttons.
+pub fn decisions_for(who: &User, assignment: &[Role]) -> Vec<(Decision, AlertState)> {
+    [
+        Decision::FalseAlert,
+        Decision::Engage,
+        Decision::ConfirmTrue,
+        Decision::ConfirmFalse,
+    ]
+    .into_iter()
+    .filter_map(|d| {
+        let (from, _) = transition(d);
+        adjudicate(from, d, who, assignment).ok().map(|_| (d, from))
+    })
+    .collect()
+}
+
 /// The state an Alert moves to, if `who` (with `assignment` on the Alert's
-/// Deployment) may take `decision` now.
+/// Deployment) may take `decision` now: the one rule for the store and
+/// the console.
 pub fn adjudicate(
     state: AlertState,
     decision: Decision,
     who: &User,
     assignment: &[Role],
 ) -> Result<AlertState, AdjudicationError> {
-    let (action, from, to) = match decision {
-        Decision::FalseAlert => (
-            Action::AdjudicateAlert,
-            AlertState::Raised,
-            AlertState::FalseAlert,
-        ),
-        Decision::Engage => (
-            Action::AdjudicateAlert,
-            AlertState::Raised,
-            AlertState::Engaged,
-        ),
-        Decision::ConfirmTrue => (
-            Action::RecordEngagementOutcome,
-            AlertState::Engaged,
-            AlertState::ConfirmedTrue,
-        ),
-        Decision::ConfirmFalse => (
-            Action::RecordEngagementOutcome,
-            AlertState::Engaged,
-            AlertState::ConfirmedFalse,
-        ),
+    let (from, to) = transition(decision);
+    let action = match decision {
+        Decision::FalseAlert | Decision::Engage => Action::AdjudicateAlert,
+        Decision::ConfirmTrue | Decision::ConfirmFalse => Action::RecordEngagementOutcome,
     };
     access::check(who, action, assignment)?;
     if state != from {
@@ -129,6 +141,26 @@ mod tests {
             rank: Rank::Constable,
             roles: vec![],
         }
+    }
+
+    #[test]
+    fn each_role_is_offered_exactly_the_decisions_it_may_take() {
+        use AlertState::*;
+        use Decision::*;
+        assert_eq!(
+            decisions_for(&u(), &[Role::Operator]),
+            vec![
+                (FalseAlert, Raised),
+                (Engage, Raised),
+                (ConfirmTrue, Engaged),
+                (ConfirmFalse, Engaged)
+            ]
+        );
+        assert_eq!(
+            decisions_for(&u(), &[Role::EngagementOfficer]),
+            vec![(ConfirmTrue, Engaged), (ConfirmFalse, Engaged)]
+        );
+        assert!(decisions_for(&u(), &[Role::Silver]).is_empty());
     }
 
     #[test]

@@ -169,6 +169,12 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
         "may_file_cancellation_report": may_file_report,
         "may_compile_watchlist": access::check(user, Action::CompileWatchlist, &assignment).is_ok(),
         "may_view_alerts": access::check(user, Action::ViewAlerts, &assignment).is_ok(),
+        // Decisions this user may take on the Deployment's Alerts, with the
+        // state each applies to (the Operator view's keys and buttons).
+        "decisions": vigil_core::alert::decisions_for(user, &assignment)
+            .into_iter()
+            .map(|(d, from)| json!({"decision": d, "applies_to": from}))
+            .collect::<Vec<_>>(),
         "may_assign": access::check(user, Action::ManageUsers, &[]).is_ok(),
         "cancellation_report_due": cancellation_report_due,
         "assignments": assignments,

@@ -274,15 +274,61 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     b.screenshot("console-operator.png").await;
-    // The newest card is selected: "e" engages.
-    c.find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .send_keys("e")
+    // The new Alert arrived on top, but the selection stayed on the Alert
+    // the Operator had: a key acts on what they are looking at.
+    let selected = c
+        .execute(
+            "return document.querySelector('.card.sel')?.dataset.id",
+            vec![],
+        )
         .await
         .unwrap();
+    assert_eq!(selected.as_str(), Some(f.alert.as_str()), "selection moved");
+    let body = c.find(Locator::Css("body")).await.unwrap();
+    // "f" on it waits 5 s and "u" takes it back: nothing is recorded.
+    body.send_keys("f").await.unwrap();
+    b.wait_for(Locator::XPath(&format!(
+        "//div[@id='a-{}']//div[@class='pending' and contains(., 'False Alert in')]",
+        f.alert
+    )))
+    .await;
+    body.send_keys("u").await.unwrap();
+    b.wait_for(Locator::XPath(&format!(
+        "//div[@id='a-{}']//div[@class='pending' and not(node())]",
+        f.alert
+    )))
+    .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let old = f
+        .store
+        .alert(&f.store.user("operator").await.unwrap(), &f.alert)
+        .await
+        .unwrap();
+    assert_eq!(
+        old.state,
+        vigil_core::alert::AlertState::Raised,
+        "undone decision was recorded"
+    );
+    // An Operator gets buttons for their decisions (no Engagement outcome
+    // buttons on a Raised Alert); clicking the new card selects it, "e"
+    // engages it once the undo window has passed.
+    let buttons = c
+        .execute(
+            &format!("return [...document.querySelectorAll('#a-{} button.decision')].map(b=>b.dataset.decision)", new.id),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(buttons, serde_json::json!(["FalseAlert", "Engage"]));
+    c.find(Locator::Css(&format!("#a-{} .state", new.id)))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    body.send_keys("e").await.unwrap();
     let mut state = String::new();
-    for _ in 0..50 {
+    for _ in 0..100 {
         // Read in one script: the card re-renders as events arrive.
         let js = format!(
             "return document.querySelector('#a-{} .state')?.textContent ?? ''",
