@@ -145,20 +145,22 @@ mod tests {
 
     #[test]
     fn each_role_is_offered_exactly_the_decisions_it_may_take() {
-        use AlertState::*;
-        use Decision::*;
+        use AlertState::{Engaged, Raised};
         assert_eq!(
             decisions_for(&u(), &[Role::Operator]),
             vec![
-                (FalseAlert, Raised),
-                (Engage, Raised),
-                (ConfirmTrue, Engaged),
-                (ConfirmFalse, Engaged)
+                (Decision::FalseAlert, Raised),
+                (Decision::Engage, Raised),
+                (Decision::ConfirmTrue, Engaged),
+                (Decision::ConfirmFalse, Engaged)
             ]
         );
         assert_eq!(
             decisions_for(&u(), &[Role::EngagementOfficer]),
-            vec![(ConfirmTrue, Engaged), (ConfirmFalse, Engaged)]
+            vec![
+                (Decision::ConfirmTrue, Engaged),
+                (Decision::ConfirmFalse, Engaged)
+            ]
         );
         assert!(decisions_for(&u(), &[Role::Silver]).is_empty());
     }
