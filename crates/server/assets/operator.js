@@ -19,7 +19,8 @@ function card(a){let c=document.getElementById('a-'+a.id);
  <div class=muted>${esc(quality(a.quality))}</div>
  <div>Subject ${esc(a.subject_ref??'(deleted)')}${a.blue?' (Blue Watchlist)':''}</div><div class=state>${a.state}</div>
  <div class=decide>${allowed(a.state).map(d=>`<button class=decision data-decision="${d}">${LABEL[d]} (${KEY[d]})</button>`).join(' ')}</div>
- <div class=pending hidden></div><input class=note placeholder="note" size=40></div>`;
+ <div class=pending hidden></div><input class=note placeholder="note" size=40>
+ <div><a class=footage href="/api/v1/alerts/${id}/footage" download>Footage around this Alert</a> <span class=muted>(exported clips are watermarked and audited)</span></div></div>`;
  c.querySelector('.note').value=note;c.dataset.id=a.id;c.dataset.state=a.state;
  c.querySelectorAll('button.decision').forEach(b=>b.onclick=()=>{select(a.id);decide(b.dataset.decision)});
  showPending(a.id);if(selId===null)selId=a.id;mark()}

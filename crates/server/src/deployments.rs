@@ -595,6 +595,31 @@ pub struct EntryBody {
     blue: bool,
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RemovalBody {
+    reason: String,
+}
+
+/// `POST /api/v1/deployments/{id}/watchlist/{entry}/removal`: a compiler
+/// takes a subject off the Watchlist, with a reason; running cameras stop
+/// matching it within seconds.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/watchlist/{entry}/removal", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), ("entry" = String, Path, description = "Watchlist entry id")), request_body = RemovalBody, responses((status = 204, description = "Removed, with its images"), (status = 400, description = "No reason given", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
+pub async fn remove_entry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, entry)): Path<(String, String)>,
+    b: Result<Json<RemovalBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let user = changing_user(&state, &headers).await?;
+    let r = body(b)?;
+    state
+        .store
+        .remove_watchlist_entry(&user, &id, &entry, &r.reason)
+        .await
+        .map_err(ApiError::bad_input)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// `POST /api/v1/deployments/{id}/watchlist`: a compiler adds a subject.
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), request_body = EntryBody, responses((status = 201, description = "The new entry"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn add_entry(

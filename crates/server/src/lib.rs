@@ -248,6 +248,10 @@ pub fn router(state: AppState) -> Router {
             get(deployments::watchlist).post(deployments::add_entry),
         )
         .route(
+            "/api/v1/deployments/{id}/watchlist/{entry}/removal",
+            post(deployments::remove_entry),
+        )
+        .route(
             "/api/v1/deployments/{id}/blue-passes",
             post(deployments::blue_pass),
         )

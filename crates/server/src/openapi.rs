@@ -52,6 +52,7 @@ use crate::{deployments, error, rfr, routes};
         deployments::reference_image,
         deployments::watchlist,
         deployments::add_entry,
+        deployments::remove_entry,
         deployments::blue_pass,
         deployments::threshold_advice,
         rfr::create,

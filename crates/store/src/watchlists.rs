@@ -156,6 +156,49 @@ impl Store {
         Ok(entry)
     }
 
+    /// Takes an entry off a Watchlist (a subject arrested, an entry made in
+    /// error): its images are deleted with it, the running cameras stop
+    /// matching it at their next Watchlist check, and the removal is
+    /// audited with its reason.
+    pub async fn remove_watchlist_entry(
+        &self,
+        compiler: &User,
+        deployment_id: &str,
+        entry_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let assignment = self.assignment(deployment_id, &compiler.id).await?;
+        access::check(compiler, Action::CompileWatchlist, &assignment)?;
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid("give a reason for the removal".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM watchlist_entries WHERE id = $1 AND deployment_id = $2")
+            .bind(entry_id)
+            .bind(deployment_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("watchlist entry {entry_id}")));
+        }
+        let images = sqlx::query("DELETE FROM media WHERE kind = 'watchlist' AND owner_id = $1")
+            .bind(entry_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.append_audit(
+            &mut tx,
+            &compiler.id,
+            "watchlist.remove",
+            deployment_id,
+            &format!("entry {entry_id} ({images} images): {}", reason.trim()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A Deployment's Watchlist (empty once deleted under retention).
     pub async fn watchlist(&self, deployment_id: &str) -> Result<Vec<WatchlistEntry>> {
         let rows = sqlx::query("SELECT id, subject_ref, category, reason, source, blue FROM watchlist_entries WHERE deployment_id = $1 ORDER BY created_ms, id")
