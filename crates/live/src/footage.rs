@@ -11,7 +11,6 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ffmpeg::Ffmpeg;
@@ -30,10 +29,7 @@ fn now_ms() -> i64 {
 }
 
 /// A camera's recorder thread.
-pub struct Recorder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct Recorder(crate::stoppable::Stoppable);
 
 impl Recorder {
     pub fn start(
@@ -42,32 +38,14 @@ impl Recorder {
         link: Arc<DeploymentLink>,
         segment: Duration,
     ) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("footage-{}", camera.name))
-            .spawn(move || record(&camera, &camera_id, &link, segment, &s))?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
+        crate::stoppable::Stoppable::spawn(format!("footage-{}", camera.name), move |stop| {
+            record(&camera, &camera_id, &link, segment, &stop)
         })
+        .map(Self)
     }
 
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.0.stop();
     }
 }
 

@@ -13,6 +13,7 @@ pub mod footage;
 pub mod ingest;
 pub mod media;
 pub mod pipeline;
+pub mod stoppable;
 pub mod supervisor;
 pub mod synth;
 pub mod tracker;

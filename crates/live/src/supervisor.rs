@@ -16,9 +16,8 @@
 //! rebuilt reusing the templates of entries already enrolled.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vigil_core::camera::{Camera, CameraCredentials};
@@ -123,10 +122,7 @@ struct Running {
 }
 
 /// The supervisor thread; stopping it stops and releases its cameras.
-pub struct Supervisor {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+pub struct Supervisor(crate::stoppable::Stoppable);
 
 impl Supervisor {
     pub fn start(
@@ -135,52 +131,32 @@ impl Supervisor {
         engine: Arc<FaceEngine>,
         config: SupervisorConfig,
     ) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("lfr-supervisor".into())
-            .spawn(move || {
-                let mut state = State {
-                    store,
-                    runtime,
-                    engine,
-                    config,
-                    running: HashMap::new(),
-                    watchlists: HashMap::new(),
-                };
-                while !s.load(Ordering::SeqCst) {
-                    let began = Instant::now();
-                    if let Err(e) = state.tick() {
-                        tracing::error!(error = %e, "camera supervisor");
-                    }
-                    while began.elapsed() < state.config.tick && !s.load(Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
+        crate::stoppable::Stoppable::spawn("lfr-supervisor".into(), move |s| {
+            let mut state = State {
+                store,
+                runtime,
+                engine,
+                config,
+                running: HashMap::new(),
+                watchlists: HashMap::new(),
+            };
+            while !s.load(Ordering::SeqCst) {
+                let began = Instant::now();
+                if let Err(e) = state.tick() {
+                    tracing::error!(error = %e, "camera supervisor");
                 }
-                state.stop_all();
-            })?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
+                while began.elapsed() < state.config.tick && !s.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            state.stop_all();
         })
+        .map(Self)
     }
 
     /// Stops every camera and gives their leases back.
-    pub fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        self.halt();
+    pub fn stop(self) {
+        self.0.stop();
     }
 }
 
