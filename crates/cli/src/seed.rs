@@ -99,6 +99,7 @@ pub async fn demo_camera(store: &Store, video: &Path) -> Result<String> {
         .into_iter()
         .find(|u| u.id == "admin")
         .context("demo admin")?;
+    let video = std::path::absolute(video)?;
     let mut settings =
         vigil_core::camera::CameraSettings::new("demo-cam", &video.display().to_string());
     settings.looped = true;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub struct CameraSettings {
     /// Shown to Operators and written on every Alert.
     pub name: String,
-    /// `rtsp://`, `rtsps://`, `http(s)://`, `/dev/videoN` or a file path,
+    /// `rtsp://`, `rtsps://`, `http(s)://`, `/dev/videoN` or a file's absolute path,
     /// with no user name or password in it (those go in the credentials).
     pub url: String,
     /// Frames per second analysed (the source may offer more).
@@ -105,7 +105,7 @@ pub trait CameraSnapshot: Send + Sync {
     ) -> Result<Vec<u8>, String>;
 }
 
-const SCHEMES: [&str; 5] = ["rtsp://", "rtsps://", "http://", "https://", "file:"];
+const SCHEMES: [&str; 4] = ["rtsp://", "rtsps://", "http://", "https://"];
 
 impl CameraSettings {
     /// Settings with the defaults a force would start from.
@@ -152,8 +152,11 @@ impl CameraSettings {
                     .into(),
             );
         }
-        if url.starts_with('-') {
-            return bad("the stream URL cannot start with '-'".into());
+        // A file or device is named by its absolute path: anything else
+        // (`concat:`, `pipe:`, `-i`, a relative path) would be read by ffmpeg
+        // as a protocol, an option or somebody else's file.
+        if !network && !url.starts_with('/') {
+            return bad("a file or device is given by its absolute path (/…)".into());
         }
         if !(0.1..=60.0).contains(&self.fps) {
             return bad("fps must lie between 0.1 and 60".into());
@@ -257,7 +260,9 @@ mod tests {
                 "credentials",
             ),
             (Box::new(|c| c.url = "gopher://x/y".into()), "start with"),
-            (Box::new(|c| c.url = "-i evil".into()), "'-'"),
+            (Box::new(|c| c.url = "-i evil".into()), "absolute"),
+            (Box::new(|c| c.url = "concat:/etc/a|/etc/b".into()), "absolute"),
+            (Box::new(|c| c.url = "clips/door.mkv".into()), "absolute"),
             (Box::new(|c| c.fps = 0.0), "fps"),
             (Box::new(|c| c.width = 1281), "even"),
             (

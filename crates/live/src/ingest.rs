@@ -161,6 +161,11 @@ impl CameraConfig {
         let mut a: Vec<String> = ["-hide_banner", "-loglevel", "error", "-nostdin"]
             .map(String::from)
             .to_vec();
+        if self.is_file() {
+            // A file opens nothing but files (no playlist that reaches out
+            // to the network, no `concat:` of other files).
+            a.extend(["-protocol_whitelist".into(), "file".into()]);
+        }
         if self.is_file() && for_frames {
             if self.realtime {
                 a.push("-re".into());
