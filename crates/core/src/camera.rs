@@ -261,7 +261,10 @@ mod tests {
             ),
             (Box::new(|c| c.url = "gopher://x/y".into()), "start with"),
             (Box::new(|c| c.url = "-i evil".into()), "absolute"),
-            (Box::new(|c| c.url = "concat:/etc/a|/etc/b".into()), "absolute"),
+            (
+                Box::new(|c| c.url = "concat:/etc/a|/etc/b".into()),
+                "absolute",
+            ),
             (Box::new(|c| c.url = "clips/door.mkv".into()), "absolute"),
             (Box::new(|c| c.fps = 0.0), "fps"),
             (Box::new(|c| c.width = 1281), "even"),

@@ -19,6 +19,7 @@ use vigil_store::cameras::{CameraLease, CredentialChange};
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user};
+use crate::users::Reason;
 use crate::{ApiError, AppState};
 
 pub use vigil_core::camera::CameraSnapshot;
@@ -57,11 +58,6 @@ pub struct CameraChange {
     /// Remove the stored credentials.
     #[serde(default)]
     clear_credentials: bool,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct Reason {
-    reason: String,
 }
 
 /// Health of a camera from its lease: live while the lease runs, and
@@ -171,17 +167,11 @@ async fn set_disabled(
 ) -> Result<Json<Value>, ApiError> {
     let admin = changing_user(&state, &headers).await?;
     let r = body(b)?;
-    if r.reason.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "give a reason",
-        ));
-    }
     let c = state
         .store
-        .set_camera_disabled(&admin, &id, disabled, r.reason.trim())
-        .await?;
+        .set_camera_disabled(&admin, &id, disabled, &r.reason)
+        .await
+        .map_err(ApiError::bad_input)?;
     Ok(Json(json!(c)))
 }
 

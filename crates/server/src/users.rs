@@ -59,7 +59,7 @@ pub struct UserChange {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Reason {
-    reason: String,
+    pub(crate) reason: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Every account: name, rank, roles, disabled, must change password, second factor enrolled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody)))]

@@ -62,7 +62,9 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn check_reason(reason: &str) -> Result<()> {
+/// The rule for every reason recorded in the audit log: given, and at
+/// most 2000 characters.
+pub(crate) fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
         return Err(StoreError::Invalid(
             "a reason is required (it is recorded in the audit log)".into(),

@@ -196,6 +196,7 @@ impl Store {
         reason: &str,
     ) -> Result<Camera> {
         access::check(admin, Action::ConfigureSystem, &[])?;
+        crate::accounts::check_reason(reason)?;
         self.camera(id).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE cameras SET disabled_ms = $1, updated_ms = $2 WHERE id = $3")
@@ -209,7 +210,7 @@ impl Store {
         } else {
             "camera.enable"
         };
-        self.append_audit(&mut tx, &admin.id, action, id, reason)
+        self.append_audit(&mut tx, &admin.id, action, id, reason.trim())
             .await?;
         tx.commit().await?;
         self.camera(id).await

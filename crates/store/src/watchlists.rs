@@ -169,9 +169,7 @@ impl Store {
     ) -> Result<()> {
         let assignment = self.assignment(deployment_id, &compiler.id).await?;
         access::check(compiler, Action::CompileWatchlist, &assignment)?;
-        if reason.trim().is_empty() {
-            return Err(StoreError::Invalid("give a reason for the removal".into()));
-        }
+        crate::accounts::check_reason(reason)?;
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query("DELETE FROM watchlist_entries WHERE id = $1 AND deployment_id = $2")
             .bind(entry_id)
