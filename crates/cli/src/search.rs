@@ -409,6 +409,7 @@ pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
                 media_kind: media.media_kind,
                 frames: media.frames,
                 faces,
+                threshold: None,
             },
         ))?;
         let t3 = Instant::now();

@@ -157,6 +157,7 @@ pub async fn seed_with(
             operational_risk: text("n/a (demo)"),
         },
         cameras: cameras.to_vec(),
+        public_notice: text("To locate people wanted for serious offences (demo)"),
     };
     let d = store.create_deployment(&applicant, app).await?;
     store

@@ -45,6 +45,15 @@ impl DeploymentState {
         )
     }
 
+    /// The state as people say it, for pages and published records.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Consulted => "Consulted (no veto)",
+            Self::CancellationFiled => "Cancellation Report filed",
+            s => s.as_str(),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "Draft",
@@ -112,6 +121,10 @@ pub struct Application {
     /// location, camera by camera); the Written Authority covers these.
     #[serde(default)]
     pub cameras: Vec<String>,
+    /// The purpose published on the public page before the Deployment
+    /// (policy §9.4a); empty where prior notice would undermine it.
+    #[serde(default)]
+    pub public_notice: String,
 }
 
 impl Application {
@@ -191,6 +204,16 @@ pub struct CancellationReport {
     pub mean_recognition_time_ms: Option<f64>,
 }
 
+/// Why activating now may not do what Silver expects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActivationWarning {
+    NoCamera,
+    EmptyWatchlist,
+    BeforeAuthorisedStart { starts_at: Millis },
+    AfterAuthorisedEnd { ends_at: Millis },
+}
+
 /// One line of the Deployment log [GOV-5].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
@@ -219,6 +242,10 @@ pub enum DeploymentError {
     UrgentAuthorityUnconfirmed,
     #[error("the Threshold must lie between 0 and 1, got {0}")]
     BadThreshold(f32),
+    #[error(
+        "this review is already recorded (the same words, by you, last time): write what is new"
+    )]
+    RepeatedReview,
 }
 
 /// How long an urgent (Inspector) authority may run before a
@@ -283,6 +310,33 @@ impl Deployment {
             "Application drafted",
         );
         Ok(d)
+    }
+
+    /// What Silver should know before activating: a Deployment that will
+    /// compare no faces, or one outside the times the authority covers.
+    /// Warnings, not refusals: an urgent change of plan is Silver's call,
+    /// and it is recorded.
+    pub fn activation_warnings(
+        &self,
+        now: Millis,
+        watchlist_entries: usize,
+    ) -> Vec<ActivationWarning> {
+        let a = &self.application;
+        let mut w = Vec::new();
+        if a.cameras.is_empty() {
+            w.push(ActivationWarning::NoCamera);
+        }
+        if watchlist_entries == 0 {
+            w.push(ActivationWarning::EmptyWatchlist);
+        }
+        if now < a.starts_at {
+            w.push(ActivationWarning::BeforeAuthorisedStart {
+                starts_at: a.starts_at,
+            });
+        } else if now > a.ends_at {
+            w.push(ActivationWarning::AfterAuthorisedEnd { ends_at: a.ends_at });
+        }
+        w
     }
 
     /// Whether frames may be analysed now (LFR-6).
@@ -716,6 +770,16 @@ impl Deployment {
                 action: "review",
                 state: self.state,
             });
+        }
+        // One record per review: the same words again from the same Gold
+        // (a double click, a resent form) are not a second review.
+        let last = self
+            .gold_reviews
+            .iter()
+            .rev()
+            .find(|(_, by, _)| *by == who.id);
+        if last.is_some_and(|(_, _, text)| text.trim() == review.trim()) {
+            return Err(DeploymentError::RepeatedReview);
         }
         self.gold_reviews.push((now, who.id.clone(), review.into()));
         let s = self.state;

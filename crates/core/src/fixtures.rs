@@ -28,5 +28,6 @@ pub fn complete_application(location: &str, starts_at: Millis, ends_at: Millis) 
             operational_risk: filled("done"),
         },
         cameras: Vec::new(),
+        public_notice: String::new(),
     }
 }

@@ -14,8 +14,12 @@ pub fn false_alert_rate(false_alerts: u64, passers_by: u64) -> Option<f64> {
 /// The policy's warning level: more than 1 false alert in 1000 passers-by.
 pub const FAR_WARNING: f64 = 1.0 / 1000.0;
 
+/// Whether the evidence says the False Alert Rate is above the warning
+/// level: the lower end of its 95 % Wilson interval is, not merely the
+/// point estimate. One False Alert among a few hundred passers-by is an
+/// estimate of 1/300 but no evidence yet; Silver is told when it is.
 pub fn far_exceeds_warning(false_alerts: u64, passers_by: u64) -> bool {
-    false_alert_rate(false_alerts, passers_by).is_some_and(|r| r > FAR_WARNING)
+    wilson_interval(false_alerts, passers_by).is_some_and(|(lo, _)| lo > FAR_WARNING)
 }
 
 /// Mean and 95th percentile (nearest rank) of Recognition Times in ms.
@@ -55,7 +59,12 @@ mod tests {
         assert_eq!(true_recognition_rate(0, 0), None);
         assert_eq!(false_alert_rate(1, 4000), Some(0.00025));
         assert!(!far_exceeds_warning(1, 1000));
-        assert!(far_exceeds_warning(2, 1000));
+        // Point estimate 2/1000 is above 1/1000, but not yet the evidence.
+        assert!(!far_exceeds_warning(2, 1000));
+        assert!(!far_exceeds_warning(2, 1500));
+        // 10 in 1500: the interval's lower end (3.6e-3) is above it.
+        assert!(far_exceeds_warning(10, 1500));
+        assert!(far_exceeds_warning(1, 100));
         assert!(!far_exceeds_warning(5, 0));
     }
 

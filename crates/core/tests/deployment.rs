@@ -57,6 +57,7 @@ fn application() -> Application {
             operational_risk: t,
         },
         cameras: Vec::new(),
+        public_notice: String::new(),
     }
 }
 
@@ -90,6 +91,13 @@ fn full_lifecycle_from_application_to_cancellation_report() {
     d.resume(&silver(), SILVER, "rain stopped", 6).unwrap();
     d.record_gold_review(&gold(), GOLD, "still necessary; 2 engagements so far", 7)
         .unwrap();
+    // One record per review: the same words again are refused, and change nothing.
+    let before = d.clone();
+    assert!(matches!(
+        d.record_gold_review(&gold(), GOLD, " still necessary; 2 engagements so far", 7),
+        Err(DeploymentError::RepeatedReview)
+    ));
+    assert_eq!(d, before);
     d.conclude(&gold(), GOLD, "planned end", 8).unwrap();
     assert_eq!(
         d.cancellation_report_due(),
@@ -403,4 +411,30 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn activation_warns_of_no_camera_an_empty_watchlist_and_times_outside_the_authority() {
+    let mut d = consulted();
+    d.authorise(&supt(), authority(), 3).unwrap();
+    let a = d.application.clone();
+    let inside = a.starts_at + 1;
+    let w = d.activation_warnings(inside, 0);
+    assert_eq!(
+        w.contains(&ActivationWarning::NoCamera),
+        a.cameras.is_empty()
+    );
+    assert!(w.contains(&ActivationWarning::EmptyWatchlist));
+    d.application.cameras = vec!["cam-1".into()];
+    assert!(d.activation_warnings(inside, 3).is_empty());
+    assert_eq!(
+        d.activation_warnings(a.starts_at - 1, 3),
+        [ActivationWarning::BeforeAuthorisedStart {
+            starts_at: a.starts_at
+        }]
+    );
+    assert_eq!(
+        d.activation_warnings(a.ends_at + 1, 3),
+        [ActivationWarning::AfterAuthorisedEnd { ends_at: a.ends_at }]
+    );
 }

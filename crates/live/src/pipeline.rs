@@ -133,7 +133,8 @@ impl DeploymentLink {
 /// The Deployment's Watchlist, enrolled for matching.
 pub struct Watchlist {
     pub gallery: Gallery,
-    /// First image of each entry, shown as the Candidate Image.
+    /// The face of each entry's first usable image, cropped as the Probe is,
+    /// shown as the Candidate Image (a face beside a face, not a portrait).
     pub candidate_images: HashMap<String, Vec<u8>>,
     /// Entries that failed to enrol (no usable face), by id.
     pub not_enrolled: Vec<String>,
@@ -189,21 +190,22 @@ impl Watchlist {
                     let images =
                         link.block_on(link.store.watchlist_images("live-pipeline", &e.id))?;
                     let mut templates = Vec::new();
+                    let mut crop = None;
                     for bytes in &images {
                         let Ok(img) = image_io::decode(bytes, Default::default()) else {
                             continue;
                         };
                         let faces = engine.analyse(&img)?;
-                        if let Some(t) =
-                            FaceEngine::best_face(&faces).and_then(|f| f.template.as_ref())
-                        {
-                            templates.push(t.clone());
+                        if let Some(f) = FaceEngine::best_face(&faces) {
+                            if let Some(t) = f.template.as_ref() {
+                                templates.push(t.clone());
+                                crop.get_or_insert_with(|| {
+                                    image_io::face_crop_jpeg(&img, f.detection.bbox)
+                                });
+                            }
                         }
                     }
-                    (
-                        vigil_core::Template::mean(&templates).ok(),
-                        images.into_iter().next(),
-                    )
+                    (vigil_core::Template::mean(&templates).ok(), crop)
                 }
             };
             match (template, image) {
@@ -449,6 +451,7 @@ impl Worker {
                         .get(&c.subject)
                         .cloned()
                         .unwrap_or_default(),
+                    scene_image: Some(vigil_vision::image_io::scene_jpeg(image, det.bbox, 1280)),
                 };
                 match self.link.block_on(self.link.store.raise_alert(alert)) {
                     Ok(a) => {

@@ -2,6 +2,10 @@
 // asks for it) a new password and the second factor; the server says
 // which step is missing by its error code.
 const f=document.getElementById('f'),err=document.getElementById('err');
+// Back to the console page first asked for; only a path of this console
+// (never another origin, `//host` or a `\` trick) is followed.
+function next(){const n=new URLSearchParams(location.search).get('next')||'';
+ return /^\/console(\/[A-Za-z0-9._~%\/-]*)?$/.test(n)&&!n.includes('//')?n:'/console'}
 function show(id,on){document.getElementById(id).hidden=!on}
 function fail(m){err.hidden=false;err.textContent=m}
 f.onsubmit=async e=>{e.preventDefault();err.hidden=true;
@@ -10,7 +14,7 @@ f.onsubmit=async e=>{e.preventDefault();err.hidden=true;
   if(a!==b){fail('The two new passwords differ');return}body.new_password=a}
  if(!document.getElementById('totp-box').hidden)body.totp=document.getElementById('totp').value;
  const r=await fetch('/api/v1/login',{method:'POST',headers:{'Content-Type':'application/json'},body:JSON.stringify(body)});
- if(r.ok){location='/console';return}
+ if(r.ok){location=next();return}
  let j=null;try{j=await r.json()}catch(x){}
  const code=j&&j.error?j.error.code:'';
  if(r.status===429){fail('Too many attempts: wait and try again');return}

@@ -14,6 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use vigil_core::access::{self, Action, User};
+use vigil_core::deployment::Deployment;
 use vigil_store::StoreError;
 
 use crate::AppState;
@@ -68,21 +69,30 @@ pub async fn login_page() -> Response {
 }
 
 /// The session's user and CSRF token, or a redirect to the login page.
-async fn session(state: &AppState, headers: &HeaderMap) -> Result<(User, String), Response> {
+/// The login page comes back to `path` (this console page) afterwards.
+async fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<(User, String), Response> {
+    let to_login = || {
+        let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        Redirect::to(&format!("/login?next={next}")).into_response()
+    };
     let Ok((_, s)) = state.sessions.from_headers(headers).await else {
-        return Err(Redirect::to("/login").into_response());
+        return Err(to_login());
     };
     match state.store.user(&s.user_id).await {
         Ok(u) => Ok((u, s.csrf)),
-        Err(_) => Err(Redirect::to("/login").into_response()),
+        Err(_) => Err(to_login()),
     }
 }
 
 /// The Deployment named in a console path must exist before anything of
 /// the page is rendered: an id is never echoed back unless it is one.
-async fn known_deployment(state: &AppState, id: &str) -> Result<(), Response> {
+async fn known_deployment(state: &AppState, id: &str) -> Result<Deployment, Response> {
     match state.store.deployment(id).await {
-        Ok(_) => Ok(()),
+        Ok(d) => Ok(d),
         Err(StoreError::NotFound(_)) => Err(not_found()),
         Err(e) => {
             tracing::error!("console: {e}");
@@ -114,11 +124,12 @@ struct Home {
     rank: String,
     may_draft: bool,
     may_administer: bool,
+    may_audit: bool,
     deployments: Vec<DeploymentRow>,
 }
 
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, "/console").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -132,7 +143,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             id: d.id,
             title: d.application.title,
             location: d.application.location,
-            state: d.state.as_str(),
+            state: d.state.label(),
         })
         .collect();
     app_page(&Home {
@@ -142,6 +153,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         scripts: &["home"],
         may_draft: access::check(&user, Action::DraftApplication, &[]).is_ok(),
         may_administer: access::check(&user, Action::ConfigureSystem, &[]).is_ok(),
+        may_audit: access::check(&user, Action::ReadAudit, &[]).is_ok(),
         rank: format!("{:?}", user.rank),
         user_id: user.id,
         deployments,
@@ -155,7 +167,7 @@ struct Field {
 }
 
 /// The Application fields, in Form 1's order.
-const APPLICATION_FIELDS: [Field; 14] = [
+const APPLICATION_FIELDS: [Field; 15] = [
     field("title", "Title", false),
     field("location", "Location (Zone of Recognition)", false),
     field("legitimate_aim", "Legitimate aim", true),
@@ -190,6 +202,11 @@ const APPLICATION_FIELDS: [Field; 14] = [
         "Operational risk assessment",
         true,
     ),
+    field(
+        "public_notice",
+        "Advance public notice: the purpose published before the Deployment (leave blank where notice would undermine it)",
+        true,
+    ),
 ];
 
 const fn field(path: &'static str, label: &'static str, long: bool) -> Field {
@@ -208,7 +225,7 @@ struct NewApplication {
 
 /// `/console/deployments/new`: an Applicant drafts Form 1 Part 1.
 pub async fn new_application(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, "/console/deployments/new").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -225,7 +242,8 @@ pub async fn new_application(State(state): State<AppState>, headers: HeaderMap) 
 #[derive(Template)]
 #[template(path = "deployment.html")]
 struct DeploymentPage {
-    title: &'static str,
+    title: String,
+    dep_title: String,
     csrf: String,
     user_name: String,
     scripts: &'static [&'static str],
@@ -240,15 +258,18 @@ pub async fn deployment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, &format!("/console/deployments/{id}")).await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = known_deployment(&state, &id).await {
-        return r;
-    }
+    let d = match known_deployment(&state, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     app_page(&DeploymentPage {
-        title: "Deployment",
+        title: d.application.title.clone(),
+        dep_title: d.application.title,
         csrf,
         user_name: user.display_name.clone(),
         scripts: &["application", "deployment"],
@@ -260,7 +281,8 @@ pub async fn deployment(
 #[derive(Template)]
 #[template(path = "watchlist.html")]
 struct WatchlistPage {
-    title: &'static str,
+    title: String,
+    dep_title: String,
     csrf: String,
     user_name: String,
     scripts: &'static [&'static str],
@@ -275,15 +297,23 @@ pub async fn watchlist(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(
+        &state,
+        &headers,
+        &format!("/console/deployments/{id}/watchlist"),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = known_deployment(&state, &id).await {
-        return r;
-    }
+    let d = match known_deployment(&state, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     app_page(&WatchlistPage {
-        title: "Watchlist",
+        title: format!("Watchlist: {}", d.application.title),
+        dep_title: d.application.title,
         csrf,
         user_name: user.display_name.clone(),
         scripts: &["watchlist"],
@@ -294,7 +324,8 @@ pub async fn watchlist(
 #[derive(Template)]
 #[template(path = "operator.html")]
 struct OperatorPage {
-    title: &'static str,
+    title: String,
+    dep_title: String,
     csrf: String,
     user_name: String,
     scripts: &'static [&'static str],
@@ -308,13 +339,20 @@ pub async fn operator(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(
+        &state,
+        &headers,
+        &format!("/console/deployments/{id}/operator"),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Err(r) = known_deployment(&state, &id).await {
-        return r;
-    }
+    let d = match known_deployment(&state, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     if let Err(e) = state.store.alerts(&user, &id, None, 1).await {
         let status = if matches!(e, StoreError::NotFound(_)) {
             StatusCode::NOT_FOUND
@@ -324,7 +362,8 @@ pub async fn operator(
         return refused(status, &e.to_string());
     }
     app_page(&OperatorPage {
-        title: "Operator",
+        title: format!("Alerts: {}", d.application.title),
+        dep_title: d.application.title,
         csrf,
         user_name: user.display_name.clone(),
         scripts: &["operator"],
@@ -344,7 +383,7 @@ struct SearchPage {
 /// RFR and OIFR: one page an investigator uses at a desk or on a phone
 /// (the file input offers the camera on mobile devices).
 pub async fn search(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, "/console/search").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -373,7 +412,7 @@ struct UsersPage {
 /// `/console/users`: an Administrator's list of people, with the buttons
 /// to add, disable, enable and reset them.
 pub async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, "/console/users").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -424,7 +463,7 @@ struct CamerasPage {
 /// `/console/cameras`: an Administrator registers cameras, sets their
 /// credentials and draws each Zone of Recognition on a snapshot frame.
 pub async fn cameras(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (user, csrf) = match session(&state, &headers).await {
+    let (user, csrf) = match session(&state, &headers, "/console/cameras").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -440,23 +479,153 @@ pub async fn cameras(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 #[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    title: &'static str,
+    csrf: String,
+    user_name: String,
+    scripts: &'static [&'static str],
+    deployments: Vec<DeploymentRow>,
+    actions: &'static [(&'static str, &'static str)],
+}
+
+/// The actions an Auditor filters by most, by family.
+const AUDIT_ACTIONS: [(&str, &str); 10] = [
+    ("alert.image", "Alert images opened or refused"),
+    ("alert.adjudicate", "Adjudications"),
+    ("alert.raise", "Alerts raised"),
+    ("footage.export", "Footage exported"),
+    ("search", "Face searches"),
+    ("deployment", "Deployment steps"),
+    ("watchlist", "Watchlist changes"),
+    ("camera", "Cameras"),
+    ("user", "People and accounts"),
+    ("login", "Logins"),
+];
+
+/// `/console/audit`: the Auditor's page (log, chain, retention).
+pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (user, csrf) = match session(&state, &headers, "/console/audit").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(e) = access::check(&user, Action::ReadAudit, &[]) {
+        return refused(StatusCode::FORBIDDEN, &e.to_string());
+    }
+    let deployments = state
+        .store
+        .deployments()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| DeploymentRow {
+            id: d.id,
+            title: d.application.title,
+            location: d.application.location,
+            state: d.state.label(),
+        })
+        .collect();
+    app_page(&AuditPage {
+        title: "Audit",
+        csrf,
+        user_name: user.display_name.clone(),
+        scripts: &["audit"],
+        deployments,
+        actions: &AUDIT_ACTIONS,
+    })
+}
+
+#[derive(Template)]
 #[template(path = "public.html")]
 struct PublicPage {
     title: &'static str,
-    records: Vec<vigil_store::publish::PublishedRecord>,
+    records: Vec<PublicRow>,
+    notices: Vec<NoticeRow>,
 }
 
-/// The public page: published Deployment records, no login.
+struct PublicRow {
+    location: String,
+    when: String,
+    outcome: String,
+    alerts: u64,
+    false_alerts: u64,
+    engagements: u64,
+    arrests: String,
+    false_alert_rate: String,
+}
+
+struct NoticeRow {
+    location: String,
+    when: String,
+    purpose: String,
+    under_way: bool,
+}
+
+/// A time as people read it, in UTC (the page says so).
+fn human(ms: vigil_core::Millis) -> String {
+    let f = time::macros::format_description!(
+        "[weekday repr:short] [day padding:none] [month repr:long] [year], [hour]:[minute]"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&f).ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The span of a Deployment: one date when it starts and ends the same day.
+fn span(start: vigil_core::Millis, end: vigil_core::Millis) -> String {
+    let (a, b) = (human(start), human(end));
+    match (a.split_once(", "), b.split_once(", ")) {
+        (Some((da, ta)), Some((db, tb))) if da == db => format!("{da}, {ta} to {tb}"),
+        _ => format!("{a} to {b}"),
+    }
+}
+
+/// The public page: Deployments notified in advance, and the records of
+/// those that have ended. No login, no personal data.
 pub async fn public_page(State(state): State<AppState>) -> Result<Response, crate::ApiError> {
-    let records = state.store.published_records().await?;
+    let records = state
+        .store
+        .published_records()
+        .await?
+        .into_iter()
+        .map(|r| PublicRow {
+            when: span(r.planned_start, r.planned_end),
+            location: r.location,
+            outcome: r.outcome,
+            alerts: r.alerts,
+            false_alerts: r.false_alerts,
+            engagements: r.engagements,
+            arrests: r
+                .arrests
+                .map_or_else(|| "not yet reported".into(), |a| a.to_string()),
+            false_alert_rate: r
+                .false_alert_rate
+                .map_or_else(|| "-".into(), |f| format!("{:.3} %", 100.0 * f)),
+        })
+        .collect();
+    let notices = state
+        .store
+        .upcoming_notices()
+        .await?
+        .into_iter()
+        .map(|n| NoticeRow {
+            when: span(n.planned_start, n.planned_end),
+            location: n.location,
+            purpose: n.purpose,
+            under_way: n.under_way,
+        })
+        .collect();
     Ok(render(&PublicPage {
         title: "Live Facial Recognition deployments",
         records,
+        notices,
     }))
 }
 
 /// The console's scripts and stylesheet, compiled into the binary.
-const ASSETS: [(&str, &str); 12] = [
+const ASSETS: [(&str, &str); 13] = [
+    ("audit.js", include_str!("../assets/audit.js")),
     ("cameras.js", include_str!("../assets/cameras.js")),
     ("users.js", include_str!("../assets/users.js")),
     ("console.css", include_str!("../assets/console.css")),

@@ -160,7 +160,10 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
         .into_iter()
         .map(|(u, r)| json!({"user": u, "role": r}))
         .collect();
+    let entries = state.store.watchlist(&d.id).await?.len();
+    let activation_warnings = d.activation_warnings(state.store.now(), entries);
     Ok(json!({
+        "activation_warnings": activation_warnings,
         "deployment": d,
         "your_roles": assignment,
         "actions": steps,
@@ -390,10 +393,13 @@ pub async fn stats(
     current_user(&state, &headers).await?;
     let s = state.store.deployment_stats(&id).await?;
     let trr_ci = metrics::wilson_interval(s.blue_recognised, s.blue_passes);
-    let warning = metrics::far_exceeds_warning(s.false_alerts + s.confirmed_false, s.passers_by);
+    let false_alerts = s.false_alerts + s.confirmed_false;
+    let warning = metrics::far_exceeds_warning(false_alerts, s.passers_by);
+    let far_ci = metrics::wilson_interval(false_alerts, s.passers_by);
     Ok(Json(json!({
         "stats": s,
         "true_recognition_rate_ci95": trr_ci,
+        "false_alert_rate_ci95": far_ci,
         "false_alert_rate_warning": warning,
         "false_alert_rate_warning_level": metrics::FAR_WARNING,
     })))
@@ -415,16 +421,42 @@ pub async fn cancellation_draft(
 }
 
 /// `POST /api/v1/deployments/{id}/cancellation-report`: Gold files it.
-#[utoipa::path(post, path = "/api/v1/deployments/{id}/cancellation-report", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = CancellationReport, responses((status = 200, description = "The Deployment, CancellationFiled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
+/// Gold's part of the Cancellation Report: commentary and arrests.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CancellationCommentary {
+    circumstances_of_conclusion: String,
+    #[serde(default)]
+    resources_used: String,
+    #[serde(default)]
+    issues: String,
+    #[serde(default)]
+    arrests: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/cancellation-report", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = CancellationCommentary, responses((status = 200, description = "The Deployment, CancellationFiled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn file_cancellation_report(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    b: Result<Json<CancellationReport>, JsonRejection>,
+    b: Result<Json<CancellationCommentary>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let user = changing_user(&state, &headers).await?;
-    let r = body(b)?;
-    text_limit(&[&r.circumstances_of_conclusion, &r.resources_used, &r.issues])?;
+    let given = body(b)?;
+    text_limit(&[
+        &given.circumstances_of_conclusion,
+        &given.resources_used,
+        &given.issues,
+    ])?;
+    // The statistics are the system's, counted now: Gold writes the
+    // commentary and the arrests (which the system cannot know); any
+    // counts in the body are ignored.
+    let r = CancellationReport {
+        circumstances_of_conclusion: given.circumstances_of_conclusion,
+        resources_used: given.resources_used,
+        issues: given.issues,
+        arrests: given.arrests,
+        ..state.store.draft_cancellation_report(&id).await?
+    };
     let u = user.clone();
     let d = state
         .store

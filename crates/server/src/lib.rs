@@ -9,6 +9,7 @@
 //! HttpOnly, SameSite=Strict session cookie; state-changing requests must
 //! also carry the session's CSRF token in `X-Vigil-CSRF`.
 
+pub mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod console;
@@ -289,6 +290,11 @@ pub fn router(state: AppState) -> Router {
             post(rfr::review),
         )
         .route("/api/v1/public/records", get(routes::public_records))
+        .route("/api/v1/audit", get(audit::entries))
+        .route("/api/v1/audit/verify", post(audit::verify))
+        .route("/api/v1/audit/checkpoint", post(audit::checkpoint))
+        .route("/api/v1/retention", get(audit::retention))
+        .route("/console/audit", get(console::audit))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route(
             "/api/v1/cameras/{id}",

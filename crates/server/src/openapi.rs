@@ -5,7 +5,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use crate::{deployments, error, rfr, routes};
+use crate::{audit, deployments, error, rfr, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -61,6 +61,10 @@ use crate::{deployments, error, rfr, routes};
         rfr::probe_image,
         rfr::candidate_image,
         rfr::review,
+        audit::entries,
+        audit::verify,
+        audit::checkpoint,
+        audit::retention,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail))
 )]

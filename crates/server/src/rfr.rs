@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
+use vigil_store::searches::{
+    CandidateRef, CandidateReview, NewSearch, ProbeFace, ReviewVerdict, SearchKind,
+};
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user, jpeg};
@@ -60,6 +62,20 @@ pub fn search_faces(
             probe_face(f, hits)
         })
         .collect()
+}
+
+/// The per-comparison False Match Rate at the search Threshold: a score a
+/// different person's face reaches once in 100,000 comparisons. In a store
+/// of a million that still leaves about ten unrelated candidates above it
+/// per search, which is why a candidate is a lead to review, never an
+/// identification; below it a candidate is weaker still.
+pub const SEARCH_FALSE_MATCH_RATE: f64 = 1e-5;
+
+/// The calibrated search Threshold of the recogniser in use (the same
+/// calibration as the authority form's advice); None without one.
+fn search_threshold(state: &AppState) -> Option<f64> {
+    let advice = state.hooks.threshold_advice.as_ref()?(SEARCH_FALSE_MATCH_RATE, 1)?;
+    advice["advice"]["threshold"].as_f64()
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -220,6 +236,7 @@ pub async fn create(
             out
         }
     };
+    let threshold = search_threshold(&state);
     let id = state
         .store
         .record_search(
@@ -231,6 +248,7 @@ pub async fn create(
                 media_kind: found.media_kind,
                 frames: found.frames,
                 faces,
+                threshold,
             },
         )
         .await
@@ -297,6 +315,10 @@ pub struct ReviewBody {
     verdict: ReviewVerdict,
     #[serde(default)]
     note: String,
+    /// Needed to call a candidate below the search's Threshold a possible
+    /// match; recorded in the audit log.
+    #[serde(default)]
+    below_threshold_reason: Option<String>,
 }
 
 /// `POST /api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/review`.
@@ -311,7 +333,17 @@ pub async fn review(
     let r = body(b)?;
     state
         .store
-        .review_candidate(&user, &id, face, rank, r.verdict, &r.note)
+        .review_candidate(
+            &user,
+            &id,
+            face,
+            rank,
+            &CandidateReview {
+                verdict: r.verdict,
+                note: &r.note,
+                below_threshold_reason: r.below_threshold_reason.as_deref(),
+            },
+        )
         .await
         .map_err(ApiError::bad_input)?;
     Ok(Json(serde_json::json!({"ok": true})))

@@ -112,7 +112,7 @@ pub async fn alerts(
     Ok(Json(json!(list)))
 }
 
-#[utoipa::path(get, path = "/api/v1/alerts/{id}/images/{which}", tag = "alerts", params(("id" = String, Path, description = "Alert id"), ("which" = String, Path, description = "probe or candidate")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/images/{which}", tag = "alerts", params(("id" = String, Path, description = "Alert id"), ("which" = String, Path, description = "probe, candidate (face crops) or scene (the whole frame, outlined)")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alert_image(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -122,11 +122,12 @@ pub async fn alert_image(
     let which = match which.as_str() {
         "probe" => AlertImage::Probe,
         "candidate" => AlertImage::Candidate,
+        "scene" => AlertImage::Scene,
         _ => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "image must be probe or candidate",
+                "image must be probe, candidate or scene",
             ))
         }
     };

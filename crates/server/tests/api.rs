@@ -277,6 +277,7 @@ async fn alerts_are_pushed_to_assigned_users_as_they_happen() {
             quality: "{}".into(),
             probe_image: b"p".to_vec(),
             candidate_image: b"c".to_vec(),
+            scene_image: None,
         })
         .await
         .unwrap();

@@ -236,6 +236,7 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
             quality: "{}".into(),
             probe_image: sample("obama_4.jpg"),
             candidate_image: sample("obama_1.jpg"),
+            scene_image: None,
         })
         .await
         .unwrap();

@@ -93,6 +93,13 @@ async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_re
         "mate {top}, best non-mate {second}"
     );
     assert!(face["quality"]["inter_eye_distance"].as_f64().unwrap() > 20.0);
+    // The search carries the calibrated Threshold (FMR 1e-5 per comparison):
+    // the mate is above it, the best non-mate below.
+    let threshold = s["threshold"].as_f64().expect("a calibrated Threshold");
+    assert!(
+        second < threshold && threshold < top,
+        "{second} < {threshold} < {top}"
+    );
 
     let id = s["id"].as_str().unwrap();
     // The candidate's custody image is the one enrolled; the probe is a JPEG crop.
@@ -130,6 +137,32 @@ async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_re
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    // Candidate 2 is below the Threshold: a possible match only with a
+    // reason, which the audit log keeps.
+    let review2 = |body: serde_json::Value| {
+        post(
+            &format!("/api/v1/rfr/searches/{id}/faces/0/candidates/2/review"),
+            Some(&inv),
+            body.to_string(),
+            true,
+        )
+    };
+    let (st, b, _) = send(&f, review2(json!({"verdict": "possible_match"}))).await;
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    assert!(String::from_utf8_lossy(&b).contains("below the Threshold"));
+    let (st, b, _) = send(
+        &f,
+        review2(json!({"verdict": "possible_match", "below_threshold_reason": "same tattoo as the custody record"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let (st, _, _) = send(&f, review2(json!({"verdict": "not_a_match"}))).await;
+    assert_eq!(st, StatusCode::OK);
     let (st, b, _) = send(
         &f,
         post(
@@ -156,7 +189,10 @@ async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_re
         r["faces"][0]["candidates"][0]["review"]["by"],
         "investigator"
     );
-    assert!(r["faces"][0]["candidates"][1]["review"].is_null());
+    assert_eq!(
+        r["faces"][0]["candidates"][1]["review"]["verdict"],
+        "not_a_match"
+    );
     let (_, b, _) = send(&f, get("/api/v1/rfr/searches", Some(&inv))).await;
     assert_eq!(json_of(&b).as_array().unwrap().len(), 1);
 
@@ -170,6 +206,10 @@ async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_re
     assert!(has("search.candidate.read", "face 0 rank 1"));
     assert!(has("search.probe.read", "face 0"));
     assert!(has("search.review", "possible_match"));
+    assert!(has(
+        "search.review",
+        "rank 2: possible_match below the Threshold, override: same tattoo"
+    ));
     assert!(
         !log.iter().any(|(_, _, d)| d.contains("robbery")),
         "the reason is kept with the search, not copied into the audit detail"

@@ -243,6 +243,7 @@ async fn an_event_stream_ends_when_its_session_does() {
             quality: "{}".into(),
             probe_image: b"p".to_vec(),
             candidate_image: b"c".to_vec(),
+            scene_image: None,
         })
         .await
         .unwrap();
@@ -277,6 +278,7 @@ async fn alerts_come_in_pages_newest_first() {
                 quality: "{}".into(),
                 probe_image: b"p".to_vec(),
                 candidate_image: b"c".to_vec(),
+                scene_image: None,
             })
             .await
             .unwrap();

@@ -591,6 +591,7 @@ async fn blue_watchlist_passes_measure_the_true_recognition_rate() {
             quality: "{}".into(),
             probe_image: b"p".to_vec(),
             candidate_image: b"c".to_vec(),
+            scene_image: None,
         })
         .await
         .unwrap();

@@ -31,6 +31,10 @@ pub struct NewAlert {
     pub quality: String,
     pub probe_image: Vec<u8>,
     pub candidate_image: Vec<u8>,
+    /// The whole frame (downscaled), opened by the Operator on demand. It
+    /// is a media row of kind `alert-scene` owned by the Alert, so it is
+    /// sealed under the same key and deleted with the Alert's images.
+    pub scene_image: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +59,17 @@ pub struct AlertRecord {
 pub enum AlertImage {
     Probe,
     Candidate,
+    Scene,
+}
+
+impl AlertImage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertImage::Probe => "probe",
+            AlertImage::Candidate => "candidate",
+            AlertImage::Scene => "scene",
+        }
+    }
 }
 
 impl Store {
@@ -89,6 +104,10 @@ impl Store {
         let candidate = self
             .put_media(&mut tx, "alert", &id, &key, &a.candidate_image)
             .await?;
+        if let Some(scene) = a.scene_image.as_deref().filter(|s| !s.is_empty()) {
+            self.put_media(&mut tx, "alert-scene", &id, &key, scene)
+                .await?;
+        }
         sqlx::query("INSERT INTO alerts (id, deployment_id, camera, watchlist_entry_id, subject_ref, blue, score, first_seen_ms, raised_ms, state, quality, probe_media, candidate_media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
             .bind(&id)
             .bind(&a.deployment_id)
@@ -237,7 +256,7 @@ impl Store {
         }
     }
 
-    /// The Probe or Candidate image of an Alert. Only users assigned to the
+    /// The Probe, Candidate or scene image of an Alert. Only users assigned to the
     /// Alert's Deployment may read it, and every attempt — granted or
     /// refused — is written to the audit log before anything is returned.
     pub async fn alert_image(&self, viewer: &User, id: &str, which: AlertImage) -> Result<Vec<u8>> {
@@ -250,21 +269,27 @@ impl Store {
         .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
         let deployment_id: String = row.try_get("deployment_id")?;
         let assignment = self.assignment(&deployment_id, &viewer.id).await?;
-        let what = match which {
-            AlertImage::Probe => "probe",
-            AlertImage::Candidate => "candidate",
-        };
+        let what = which.as_str();
         if let Err(denied) = access::check(viewer, Action::ViewAlertImages, &assignment) {
             self.audit(&viewer.id, "alert.image.denied", id, what)
                 .await?;
             return Err(denied.into());
         }
-        let media: Option<String> = row.try_get(match which {
-            AlertImage::Probe => "probe_media",
-            AlertImage::Candidate => "candidate_media",
+        let media: Option<String> = match which {
+            AlertImage::Probe => row.try_get("probe_media")?,
+            AlertImage::Candidate => row.try_get("candidate_media")?,
+            AlertImage::Scene => {
+                sqlx::query("SELECT id FROM media WHERE owner_id = $1 AND kind = 'alert-scene'")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("id"))
+                    .transpose()?
+            }
+        };
+        let media = media.ok_or_else(|| {
+            StoreError::NotFound("alert image (not recorded, or deleted under retention)".into())
         })?;
-        let media = media
-            .ok_or_else(|| StoreError::NotFound("alert image (deleted under retention)".into()))?;
         let mut tx = self.pool.begin().await?;
         self.append_audit(&mut tx, &viewer.id, "alert.image.view", id, what)
             .await?;

@@ -46,6 +46,17 @@ pub struct PublishedRecord {
     pub false_alert_rate: Option<f64>,
 }
 
+/// A Deployment announced before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicNotice {
+    pub location: String,
+    pub planned_start: Millis,
+    pub planned_end: Millis,
+    pub purpose: String,
+    /// Active or Suspended now.
+    pub under_way: bool,
+}
+
 impl Store {
     /// Counts from the Deployment's Alerts (tombstones of deleted Alerts
     /// included) and counters.
@@ -139,13 +150,39 @@ impl Store {
             planned_start: d.application.starts_at,
             planned_end: d.application.ends_at,
             ended: d.ended_at,
-            outcome: d.state.as_str().to_string(),
+            outcome: d.state.label().to_string(),
             alerts: s.alerts,
             false_alerts: s.false_alerts + s.confirmed_false,
             engagements: s.engagements,
             arrests: d.cancellation_report.as_ref().map(|r| r.arrests),
             false_alert_rate: s.false_alert_rate,
         })
+    }
+
+    /// Deployments notified to the public in advance (policy §9.4a): those
+    /// authorised (or running) whose Application gives a public notice and
+    /// whose planned end has not passed. Location, times and purpose only.
+    pub async fn upcoming_notices(&self) -> Result<Vec<PublicNotice>> {
+        use vigil_core::deployment::DeploymentState::*;
+        let now = self.now();
+        let mut out: Vec<PublicNotice> = self
+            .deployments()
+            .await?
+            .into_iter()
+            .filter(|d| matches!(d.state, Authorised | Active | Suspended))
+            .filter(|d| {
+                !d.application.public_notice.trim().is_empty() && d.application.ends_at > now
+            })
+            .map(|d| PublicNotice {
+                location: d.application.location,
+                planned_start: d.application.starts_at,
+                planned_end: d.application.ends_at,
+                purpose: d.application.public_notice,
+                under_way: d.state != Authorised,
+            })
+            .collect();
+        out.sort_by_key(|n| n.planned_start);
+        Ok(out)
     }
 
     /// Published records of every ended Deployment.

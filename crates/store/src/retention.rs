@@ -163,6 +163,26 @@ impl Store {
         Ok(false)
     }
 
+    /// The legal holds in force: what is kept past its retention, and why.
+    pub async fn active_holds(&self, viewer: &User) -> Result<Vec<LegalHold>> {
+        access::check(viewer, Action::ReadRetention, &[])?;
+        sqlx::query("SELECT id, target, reason, placed_by, placed_ms FROM legal_holds WHERE released_ms IS NULL ORDER BY placed_ms")
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(LegalHold {
+                    id: r.try_get("id")?,
+                    target: r.try_get("target")?,
+                    reason: r.try_get("reason")?,
+                    placed_by: r.try_get("placed_by")?,
+                    placed_at: r.try_get("placed_ms")?,
+                    released_at: None,
+                })
+            })
+            .collect()
+    }
+
     /// What is due for deletion, and when.
     pub async fn retention_status(
         &self,

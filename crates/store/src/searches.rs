@@ -45,6 +45,15 @@ impl SearchKind {
     }
 }
 
+/// An Investigator's review of one candidate, as given.
+#[derive(Debug, Clone, Copy)]
+pub struct CandidateReview<'a> {
+    pub verdict: ReviewVerdict,
+    pub note: &'a str,
+    /// Why a candidate below the search's Threshold is a possible match.
+    pub below_threshold_reason: Option<&'a str>,
+}
+
 /// The investigator's decision on one candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,6 +115,9 @@ pub struct NewSearch {
     /// Frames analysed (1 for a still).
     pub frames: u32,
     pub faces: Vec<ProbeFace>,
+    /// The Threshold in force (calibrated for the reference store's size);
+    /// None when no calibration is available.
+    pub threshold: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -144,6 +156,9 @@ pub struct SearchRecord {
     pub created: Millis,
     /// When retention deleted the faces, candidates and reviews.
     pub deleted: Option<Millis>,
+    /// Candidates below it are possible matches only with a recorded
+    /// override (None: every one needs it).
+    pub threshold: Option<f64>,
     pub faces: Vec<FaceRecord>,
 }
 
@@ -332,7 +347,7 @@ impl Store {
         let id = new_id();
         let key = search_key(&id);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO searches (id, kind, user_id, case_ref, reason, media_kind, frames, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO searches (id, kind, user_id, case_ref, reason, media_kind, frames, created_ms, threshold) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&id)
             .bind(s.kind.as_str())
             .bind(&user.id)
@@ -341,6 +356,7 @@ impl Store {
             .bind(&s.media_kind)
             .bind(i64::from(s.frames))
             .bind(self.now())
+            .bind(s.threshold)
             .execute(&mut *tx)
             .await?;
         for (f, face) in s.faces.iter().enumerate() {
@@ -390,7 +406,7 @@ impl Store {
     /// Checks `user` may read search `id` (the Investigator who ran it).
     async fn own_search(&self, user: &User, id: &str) -> Result<sqlx::any::AnyRow> {
         access::check(user, Action::RunSearch, &[])?;
-        let row = sqlx::query("SELECT id, kind, user_id, case_ref, reason, media_kind, frames, created_ms, deleted_ms FROM searches WHERE id = $1")
+        let row = sqlx::query("SELECT id, kind, user_id, case_ref, reason, media_kind, frames, created_ms, deleted_ms, threshold FROM searches WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -468,6 +484,7 @@ impl Store {
             media_kind: row.try_get("media_kind")?,
             frames: row.try_get::<i64, _>("frames")? as u32,
             created: row.try_get("created_ms")?,
+            threshold: row.try_get("threshold")?,
             deleted: row.try_get("deleted_ms")?,
             faces: out,
         })
@@ -542,15 +559,44 @@ impl Store {
         id: &str,
         face: u32,
         rank: u32,
-        verdict: ReviewVerdict,
-        note: &str,
+        review: &CandidateReview<'_>,
     ) -> Result<()> {
-        self.own_search(user, id).await?;
+        let CandidateReview {
+            verdict,
+            note,
+            below_threshold_reason,
+        } = *review;
+        let row = self.own_search(user, id).await?;
         if note.len() > MAX_REASON {
             return Err(StoreError::Invalid(format!(
                 "note longer than {MAX_REASON} bytes"
             )));
         }
+        let threshold: Option<f64> = row.try_get("threshold")?;
+        let score: f64 = sqlx::query(
+            "SELECT score FROM search_candidates WHERE search_id = $1 AND face = $2 AND rank = $3",
+        )
+        .bind(id)
+        .bind(i64::from(face))
+        .bind(i64::from(rank))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("candidate {rank} of face {face}")))?
+        .try_get("score")?;
+        // Below the Threshold a candidate is weak evidence: calling it a
+        // possible match takes a reason, and the reason is in the log.
+        let overridden =
+            verdict == ReviewVerdict::PossibleMatch && threshold.is_none_or(|t| score < t);
+        let override_reason = match below_threshold_reason.map(str::trim) {
+            Some(r) if overridden && !r.is_empty() && r.len() <= MAX_REASON => Some(r),
+            _ if overridden => {
+                return Err(StoreError::Invalid(match threshold {
+                    Some(t) => format!("the score {score:.3} is below the Threshold {t:.3}: a possible match needs a recorded reason for the override"),
+                    None => "no calibrated Threshold: a possible match needs a recorded reason".into(),
+                }))
+            }
+            _ => None,
+        };
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE search_candidates SET verdict = $1, note = $2, reviewed_by = $3, reviewed_ms = $4 WHERE search_id = $5 AND face = $6 AND rank = $7")
             .bind(verdict.as_str())
@@ -572,7 +618,13 @@ impl Store {
             &user.id,
             "search.review",
             id,
-            &format!("face {face} rank {rank}: {}", verdict.as_str()),
+            &match override_reason {
+                Some(r) => format!(
+                    "face {face} rank {rank}: {} below the Threshold, override: {r}",
+                    verdict.as_str()
+                ),
+                None => format!("face {face} rank {rank}: {}", verdict.as_str()),
+            },
         )
         .await?;
         tx.commit().await?;

@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use vigil_core::retention::RetentionPolicy;
 use vigil_store::retention::HoldTarget;
-use vigil_store::searches::{CandidateRef, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
+use vigil_store::searches::{
+    CandidateRef, CandidateReview, NewSearch, ProbeFace, ReviewVerdict, SearchKind,
+};
 use vigil_store::StoreError;
 
 fn search(case_ref: &str, image_id: &str) -> NewSearch {
@@ -17,6 +19,7 @@ fn search(case_ref: &str, image_id: &str) -> NewSearch {
         reason: "burglary, doorbell camera".into(),
         media_kind: "image".into(),
         frames: 1,
+        threshold: Some(0.5),
         faces: vec![ProbeFace {
             crop_jpeg: Some(b"probe crop".to_vec()),
             quality: serde_json::json!({"inter_eye_distance": 80.0}),
@@ -107,14 +110,79 @@ async fn searches_templates_reviews_and_audit_on_both_backends() {
             &id,
             0,
             1,
-            ReviewVerdict::NotAMatch,
-            "different ears",
+            &CandidateReview {
+                verdict: ReviewVerdict::NotAMatch,
+                note: "different ears",
+                below_threshold_reason: None,
+            },
+        )
+        .await
+        .unwrap();
+        // Rank 2 (score 0.2) is below the search's Threshold (0.5): a
+        // possible match only with a recorded reason, which the log keeps.
+        assert!(matches!(
+            s.review_candidate(&p.investigator, &id, 0, 2, &CandidateReview { verdict: ReviewVerdict::PossibleMatch, note: "", below_threshold_reason: None })
+                .await,
+            Err(StoreError::Invalid(m)) if m.contains("below the Threshold 0.500")
+        ));
+        assert!(s
+            .review_candidate(
+                &p.investigator,
+                &id,
+                0,
+                2,
+                &CandidateReview {
+                    verdict: ReviewVerdict::PossibleMatch,
+                    note: "",
+                    below_threshold_reason: Some("  ")
+                }
+            )
+            .await
+            .is_err());
+        s.review_candidate(
+            &p.investigator,
+            &id,
+            0,
+            2,
+            &CandidateReview {
+                verdict: ReviewVerdict::PossibleMatch,
+                note: "",
+                below_threshold_reason: Some("tattoo on the left hand matches the custody record"),
+            },
+        )
+        .await
+        .unwrap();
+        let log = s.audit_entries(&p.auditor, 0, 10_000).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "search.review"
+            && e.detail
+                .contains("rank 2: possible_match below the Threshold, override: tattoo")));
+        // Not a match needs no reason at any score.
+        s.review_candidate(
+            &p.investigator,
+            &id,
+            0,
+            2,
+            &CandidateReview {
+                verdict: ReviewVerdict::NotAMatch,
+                note: "",
+                below_threshold_reason: None,
+            },
         )
         .await
         .unwrap();
         assert!(matches!(
-            s.review_candidate(&p.investigator, &id, 0, 9, ReviewVerdict::NotAMatch, "")
-                .await,
+            s.review_candidate(
+                &p.investigator,
+                &id,
+                0,
+                9,
+                &CandidateReview {
+                    verdict: ReviewVerdict::NotAMatch,
+                    note: "",
+                    below_threshold_reason: None
+                }
+            )
+            .await,
             Err(StoreError::NotFound(_))
         ));
         let r = s.search_record(&p.investigator, &id).await.unwrap();

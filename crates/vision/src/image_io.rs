@@ -120,9 +120,64 @@ pub fn face_crop_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
     out
 }
 
+/// The scene frame an Operator may open beside an Alert, downscaled so its
+/// longer side is at most `max_side` (a 1080p frame is ~150 kB at 1280),
+/// with the alerting face outlined so the Operator finds the person fast.
+pub fn scene_jpeg(frame: &RgbImage, bbox: [f32; 4], max_side: u32) -> Vec<u8> {
+    let mut img = frame.clone();
+    let (w, h) = (img.width(), img.height());
+    let stroke = (w.max(h) / 400).max(2);
+    let x0 = (bbox[0].max(0.0) as u32).min(w.saturating_sub(1));
+    let y0 = (bbox[1].max(0.0) as u32).min(h.saturating_sub(1));
+    let x1 = (bbox[2].max(0.0) as u32).min(w.saturating_sub(1));
+    let y1 = (bbox[3].max(0.0) as u32).min(h.saturating_sub(1));
+    let yellow = image::Rgb([255, 200, 0]);
+    for t in 0..stroke {
+        for x in x0..=x1 {
+            for y in [y0.saturating_add(t).min(y1), y1.saturating_sub(t).max(y0)] {
+                img.put_pixel(x, y, yellow);
+            }
+        }
+        for y in y0..=y1 {
+            for x in [x0.saturating_add(t).min(x1), x1.saturating_sub(t).max(x0)] {
+                img.put_pixel(x, y, yellow);
+            }
+        }
+    }
+    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+    let img = if scale < 1.0 {
+        image::imageops::resize(
+            &img,
+            ((w as f32 * scale).round() as u32).max(1),
+            ((h as f32 * scale).round() as u32).max(1),
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img
+    };
+    let mut out = Vec::new();
+    let _ =
+        DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scene_is_downscaled_and_outlines_the_face() {
+        let frame = RgbImage::from_pixel(1920, 1080, image::Rgb([0, 0, 0]));
+        let jpeg = scene_jpeg(&frame, [100.0, 100.0, 300.0, 300.0], 1280);
+        let img = decode(&jpeg, Default::default()).unwrap();
+        assert_eq!((img.width(), img.height()), (1280, 720));
+        // The outline's top edge, scaled by 2/3: bright, where the frame is black.
+        let p = img.get_pixel(133, 67);
+        assert!(p[0] > 150 && p[1] > 100, "{p:?}");
+        assert!(img.get_pixel(600, 600)[0] < 30);
+        // A box partly outside the frame is clipped, never a panic.
+        scene_jpeg(&frame, [-50.0, 1000.0, 5000.0, 4000.0], 640);
+    }
 
     fn png(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30]));

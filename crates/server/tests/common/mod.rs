@@ -159,6 +159,7 @@ pub async fn fixture_with_images(probe: Vec<u8>, candidate: Vec<u8>) -> Fixture 
             quality: "{}".into(),
             probe_image: probe,
             candidate_image: candidate,
+            scene_image: None,
         })
         .await
         .unwrap();

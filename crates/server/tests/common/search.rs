@@ -103,10 +103,22 @@ async fn planted_rows(
     rows
 }
 
+/// The face engine and the calibration `vigil models fetch` installs for
+/// the default recogniser, as `vigil serve` plugs them in.
 fn hooks(engine: Arc<FaceEngine>) -> Hooks {
+    let calibration = Arc::new(
+        vigil_eval::Calibration::load(
+            &vigil_vision::engine::default_cache_dir()
+                .join("models/sface-2021dec/calibration.json"),
+        )
+        .expect("calibration (run scripts/setup.sh)"),
+    );
     Hooks {
         probe_faces: Some(Arc::new(move |b: &[u8], ct: &str| {
             vigil_live::media::read_probe_media(&engine, b, ct, Default::default())
+        })),
+        threshold_advice: Some(Arc::new(move |far: f64, n: usize| {
+            Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
         })),
         ..Default::default()
     }

@@ -260,5 +260,6 @@ pub fn new_alert(deployment_id: &str, entry: &str, w: &World) -> vigil_store::al
         quality: r#"{"inter_eye_distance":72.0}"#.into(),
         probe_image: b"PROBE-PIXELS-of-passer-by".to_vec(),
         candidate_image: b"CANDIDATE-PIXELS-from-watchlist".to_vec(),
+        scene_image: None,
     }
 }
