@@ -199,6 +199,16 @@ async fn a_deployment_from_draft_to_filed_cancellation_report() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    // The same review again (a double click) is not a second record.
+    let (st, v) = step(
+        &f,
+        &gold,
+        &dep,
+        json!({"action": "gold_review", "reason": "reviewed at 14:00"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert!(v.to_string().contains("already recorded"), "{v}");
     let (st, v) = step(
         &f,
         &silver,
@@ -233,6 +243,9 @@ async fn a_deployment_from_draft_to_filed_cancellation_report() {
     assert_eq!(report["alerts"], 0);
     report["circumstances_of_conclusion"] = json!("Planned end");
     report["arrests"] = json!(2);
+    // The counts are the system's: sent ones are ignored.
+    report["alerts"] = json!(999);
+    report["false_alert_rate"] = json!(0.0);
     let (st, b, _) = send(
         &f,
         post(
@@ -247,6 +260,8 @@ async fn a_deployment_from_draft_to_filed_cancellation_report() {
     let v = json_of(&b);
     assert_eq!(v["deployment"]["state"], "CancellationFiled");
     assert_eq!(v["deployment"]["cancellation_report"]["arrests"], 2);
+    assert_eq!(v["deployment"]["cancellation_report"]["alerts"], 0);
+    assert!(v["deployment"]["cancellation_report"]["false_alert_rate"].is_null());
 
     // The log names who did what, in order.
     let actors: Vec<(String, String)> = v["deployment"]["log"]
