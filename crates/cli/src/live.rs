@@ -150,10 +150,13 @@ pub fn run(g: &Global, data: &DataArgs, a: &LiveArgs) -> Result<ExitCode> {
     let link = DeploymentLink::new(store, rt.handle().clone(), &a.deployment)?;
     let watchlist = Watchlist::load(&link, &engine)?;
     eprintln!(
-        "watchlist: {} subjects enrolled, {} without a usable face",
+        "watchlist: {} subjects enrolled, {} not enrolled",
         watchlist.gallery.subjects(),
         watchlist.not_enrolled.len()
     );
+    for n in &watchlist.not_enrolled {
+        eprintln!("  entry {} ({}): {}", n.entry, n.subject, n.reason);
+    }
     let run = LiveRun::start(engine, link, Arc::new(watchlist), cameras)?;
     let stop = interrupt_flag(&rt);
     let started = Instant::now();

@@ -417,11 +417,11 @@ fn add_subject(port: u16, f: &Force, dep: &str, subject: &str) {
     let refs = ok(
         port,
         "GET",
-        &format!("/api/v1/deployments/{dep}/reference-images"),
+        &format!("/api/v1/deployments/{dep}/reference-images?q={subject}"),
         &f.compiler,
         None,
     );
-    let ids: Vec<Value> = refs
+    let ids: Vec<Value> = refs["images"]
         .as_array()
         .unwrap()
         .iter()
@@ -512,6 +512,17 @@ impl Events {
             }
         }
     }
+}
+
+fn f_watchlist_len(port: u16, dep: &str, s: &Session) -> u64 {
+    let v = ok(
+        port,
+        "GET",
+        &format!("/api/v1/deployments/{dep}/watchlist"),
+        s,
+        None,
+    );
+    v["entries"].as_array().map_or(0, |a| a.len() as u64)
 }
 
 fn camera_health(port: u16, dep: &str, s: &Session) -> Value {
@@ -627,6 +638,11 @@ fn suspend_and_check(port: u16, f: &Force, dep: &str) -> u64 {
     let h = wait_health(port, dep, &f.operator, Duration::from_secs(10), |h| {
         h["analysis"] == "Suspended"
     });
+    // The camera says how many Watchlist entries it matches (all of them
+    // here) and lists none as not live.
+    let entries = f_watchlist_len(port, dep, &f.operator);
+    assert_eq!(h["watchlist"]["live"].as_u64(), Some(entries), "{h}");
+    assert_eq!(h["watchlist"]["not_live"], json!([]), "{h}");
     std::thread::sleep(Duration::from_secs(2));
     let before = camera_health(port, dep, &f.operator)["frames_processed"]
         .as_u64()

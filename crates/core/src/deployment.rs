@@ -210,8 +210,17 @@ pub struct CancellationReport {
 pub enum ActivationWarning {
     NoCamera,
     EmptyWatchlist,
-    BeforeAuthorisedStart { starts_at: Millis },
-    AfterAuthorisedEnd { ends_at: Millis },
+    /// Entries whose images the face engine judged unsuitable, enrolled on
+    /// the compiler's recorded reason: they may be missed.
+    EntriesEnrolledByOverride {
+        entries: usize,
+    },
+    BeforeAuthorisedStart {
+        starts_at: Millis,
+    },
+    AfterAuthorisedEnd {
+        ends_at: Millis,
+    },
 }
 
 /// One line of the Deployment log [GOV-5].
@@ -320,6 +329,7 @@ impl Deployment {
         &self,
         now: Millis,
         watchlist_entries: usize,
+        overridden_entries: usize,
     ) -> Vec<ActivationWarning> {
         let a = &self.application;
         let mut w = Vec::new();
@@ -328,6 +338,11 @@ impl Deployment {
         }
         if watchlist_entries == 0 {
             w.push(ActivationWarning::EmptyWatchlist);
+        }
+        if overridden_entries > 0 {
+            w.push(ActivationWarning::EntriesEnrolledByOverride {
+                entries: overridden_entries,
+            });
         }
         if now < a.starts_at {
             w.push(ActivationWarning::BeforeAuthorisedStart {

@@ -24,6 +24,10 @@ pub struct WatchlistEntry {
     pub source: String,
     /// A Blue Watchlist volunteer, for measuring TRR (WL-5).
     pub blue: bool,
+    /// The compiler's reason for enrolling an image the face engine judged
+    /// unsuitable (None: it passed, or no engine judged it).
+    #[serde(default)]
+    pub quality_override: Option<String>,
 }
 
 impl WatchlistEntry {
@@ -71,6 +75,7 @@ mod tests {
             reason: "wanted on warrant".into(),
             source: "custody".into(),
             blue: false,
+            quality_override: None,
         };
         assert!(e.validate().is_ok());
         e.reason.clear();

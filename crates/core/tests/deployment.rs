@@ -419,22 +419,26 @@ fn activation_warns_of_no_camera_an_empty_watchlist_and_times_outside_the_author
     d.authorise(&supt(), authority(), 3).unwrap();
     let a = d.application.clone();
     let inside = a.starts_at + 1;
-    let w = d.activation_warnings(inside, 0);
+    let w = d.activation_warnings(inside, 0, 0);
     assert_eq!(
         w.contains(&ActivationWarning::NoCamera),
         a.cameras.is_empty()
     );
     assert!(w.contains(&ActivationWarning::EmptyWatchlist));
     d.application.cameras = vec!["cam-1".into()];
-    assert!(d.activation_warnings(inside, 3).is_empty());
+    assert!(d.activation_warnings(inside, 3, 0).is_empty());
     assert_eq!(
-        d.activation_warnings(a.starts_at - 1, 3),
+        d.activation_warnings(inside, 3, 2),
+        [ActivationWarning::EntriesEnrolledByOverride { entries: 2 }]
+    );
+    assert_eq!(
+        d.activation_warnings(a.starts_at - 1, 3, 0),
         [ActivationWarning::BeforeAuthorisedStart {
             starts_at: a.starts_at
         }]
     );
     assert_eq!(
-        d.activation_warnings(a.ends_at + 1, 3),
+        d.activation_warnings(a.ends_at + 1, 3, 0),
         [ActivationWarning::AfterAuthorisedEnd { ends_at: a.ends_at }]
     );
 }

@@ -136,8 +136,9 @@ pub struct Watchlist {
     /// The face of each entry's first usable image, cropped as the Probe is,
     /// shown as the Candidate Image (a face beside a face, not a portrait).
     pub candidate_images: HashMap<String, Vec<u8>>,
-    /// Entries that failed to enrol (no usable face), by id.
-    pub not_enrolled: Vec<String>,
+    /// Entries that failed to enrol, with the reason (shown to the
+    /// compiler and the Operator: no entry is silently unmatched).
+    pub not_enrolled: Vec<NotEnrolled>,
     /// Each enrolled entry's template, so a reload after a change enrols
     /// only the entries that are new (and reads only their images).
     templates: HashMap<String, vigil_core::Template>,
@@ -158,7 +159,7 @@ impl Watchlist {
     pub fn entry_ids(&self) -> std::collections::BTreeSet<String> {
         self.templates
             .keys()
-            .chain(&self.not_enrolled)
+            .chain(self.not_enrolled.iter().map(|n| &n.entry))
             .cloned()
             .collect()
     }
@@ -183,40 +184,34 @@ impl Watchlist {
                     p.candidate_images.get(&e.id)?.clone(),
                 ))
             });
-            let (template, image) = match reused {
-                Some(r) => (Some(r.0), Some(r.1)),
-                None if previous.is_some_and(|p| p.not_enrolled.contains(&e.id)) => (None, None),
+            if let Some(n) = previous
+                .filter(|_| reused.is_none())
+                .and_then(|p| p.not_enrolled.iter().find(|n| n.entry == e.id))
+            {
+                not_enrolled.push(n.clone());
+                continue;
+            }
+            let enrolled = match reused {
+                Some(r) => Ok(r),
                 None => {
                     let images =
                         link.block_on(link.store.watchlist_images("live-pipeline", &e.id))?;
-                    let mut templates = Vec::new();
-                    let mut crop = None;
-                    for bytes in &images {
-                        let Ok(img) = image_io::decode(bytes, Default::default()) else {
-                            continue;
-                        };
-                        let faces = engine.analyse(&img)?;
-                        if let Some(f) = FaceEngine::best_face(&faces) {
-                            if let Some(t) = f.template.as_ref() {
-                                templates.push(t.clone());
-                                crop.get_or_insert_with(|| {
-                                    image_io::face_crop_jpeg(&img, f.detection.bbox)
-                                });
-                            }
-                        }
-                    }
-                    (vigil_core::Template::mean(&templates).ok(), crop)
+                    enrol_entry(engine, &images, e.quality_override.is_some())?
                 }
             };
-            match (template, image) {
-                (Some(t), Some(image)) => {
+            match enrolled {
+                Ok((t, image)) => {
                     gallery
                         .enrol(&e.id, "watchlist", &t)
                         .map_err(|x| LiveError::Watchlist(x.to_string()))?;
                     candidate_images.insert(e.id.clone(), image);
                     kept.insert(e.id.clone(), t);
                 }
-                _ => not_enrolled.push(e.id.clone()),
+                Err(reason) => not_enrolled.push(NotEnrolled {
+                    entry: e.id.clone(),
+                    subject: e.subject_ref.clone(),
+                    reason,
+                }),
             }
         }
         Ok(Self {
@@ -226,6 +221,68 @@ impl Watchlist {
             templates: kept,
         })
     }
+}
+
+/// A Watchlist entry the matcher does not hold, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NotEnrolled {
+    pub entry: String,
+    pub subject: String,
+    pub reason: String,
+}
+
+/// One entry's template (the normalised mean over its images) and its
+/// Candidate Image, or why it cannot be enrolled. Each image gives its best
+/// face that passes the quality gate; with the compiler's override, its
+/// largest face whatever the gate says.
+fn enrol_entry(
+    engine: &FaceEngine,
+    images: &[Vec<u8>],
+    overridden: bool,
+) -> Result<Result<(vigil_core::Template, Vec<u8>), String>, LiveError> {
+    let mut templates = Vec::new();
+    let mut crop = None;
+    let mut why = "no image could be read".to_string();
+    for bytes in images {
+        let img = match image_io::decode(bytes, Default::default()) {
+            Ok(i) => i,
+            Err(e) => {
+                why = format!("unreadable image: {e}");
+                continue;
+            }
+        };
+        let faces = engine.analyse(&img)?;
+        let face = if overridden {
+            faces.iter().max_by(|a, b| {
+                a.quality
+                    .inter_eye_distance
+                    .total_cmp(&b.quality.inter_eye_distance)
+            })
+        } else {
+            FaceEngine::best_face(&faces)
+        };
+        match face {
+            Some(f) => {
+                if let Some(t) = f.template.as_ref() {
+                    templates.push(t.clone());
+                    crop.get_or_insert_with(|| image_io::face_crop_jpeg(&img, f.detection.bbox));
+                } else {
+                    why = "no recogniser loaded".into();
+                }
+            }
+            None if faces.is_empty() => why = "no face found".into(),
+            None => {
+                why = format!(
+                    "no face passes the quality gate ({})",
+                    faces[0].verdict.reasons.join("; ")
+                )
+            }
+        }
+    }
+    Ok(match (vigil_core::Template::mean(&templates), crop) {
+        (Ok(t), Some(c)) => Ok((t, c)),
+        _ => Err(why),
+    })
 }
 
 /// The Watchlist a running camera matches against, replaced whole when

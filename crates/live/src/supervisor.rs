@@ -193,7 +193,7 @@ impl State {
             let Some(r) = self.running.get(&id) else {
                 continue;
             };
-            let health = health_json(r);
+            let health = health_json(r, self.watchlists.get(&r.deployment_id).map(|w| &**w));
             let renewed = self.runtime.block_on(self.store.renew_camera(
                 &self.config.worker,
                 &id,
@@ -347,9 +347,10 @@ impl State {
     }
 }
 
-/// A camera's health as the console shows it: the pipeline's counts, and
-/// whether analysis is paused by the Deployment (Suspended).
-fn health_json(r: &Running) -> serde_json::Value {
+/// A camera's health as the console shows it: the pipeline's counts,
+/// whether analysis is paused by the Deployment (Suspended), and how many
+/// Watchlist entries it is matching (and which not, and why).
+fn health_json(r: &Running, watchlist: Option<&Watchlist>) -> serde_json::Value {
     let mut v = r
         .run
         .health()
@@ -362,5 +363,11 @@ fn health_json(r: &Running) -> serde_json::Value {
         Gate::Paused => "Suspended",
         Gate::Ended => "Ended",
     });
+    if let Some(w) = watchlist {
+        v["watchlist"] = serde_json::json!({
+            "live": w.gallery.subjects(),
+            "not_live": w.not_enrolled,
+        });
+    }
     v
 }

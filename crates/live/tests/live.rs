@@ -435,3 +435,117 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
     );
     assert!(final_health[2].alerts >= 2);
 }
+
+/// Issue 15: no Watchlist entry is silently unmatched. An entry whose image
+/// has no face the quality gate passes (a portrait shrunk to 160 px, inter-
+/// eye distance far under 50 px) is listed as not enrolled with the reason;
+/// the same image entered with the compiler's override is enrolled, and
+/// every Candidate Image is a face crop, not the whole photo.
+#[test]
+fn an_unsuitable_entry_is_not_enrolled_with_its_reason_and_enrols_by_override() {
+    let w = world(false);
+    let engine = engine();
+    let admin = user("admin", Rank::Staff, &[Role::Administrator]);
+    let compiler = user("compiler", Rank::Staff, &[]);
+    let small = {
+        let img =
+            vigil_vision::image_io::decode(&sample("obama_1.jpg"), Default::default()).unwrap();
+        let small = image::imageops::resize(
+            &img,
+            160,
+            160 * img.height() / img.width(),
+            image::imageops::FilterType::Triangle,
+        );
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(small)
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        out
+    };
+    let group = small;
+    let (plain, overridden) = w.rt.block_on(async {
+        let g1 = w
+            .store
+            .add_reference_image(&admin, "REF-GROUP", "custody", &group)
+            .await
+            .unwrap();
+        let g2 = w
+            .store
+            .add_reference_image(&admin, "REF-GROUP-2", "custody", &group)
+            .await
+            .unwrap();
+        let plain = w
+            .store
+            .add_watchlist_entry(&compiler, &w.deployment, Category::Primary, "wanted", false, &[g1.clone()])
+            .await
+            .unwrap();
+        // One entry per person.
+        assert!(matches!(
+            w.store
+                .add_watchlist_entry(&compiler, &w.deployment, Category::Primary, "again", false, &[g1])
+                .await,
+            Err(vigil_store::StoreError::Conflict(m)) if m.contains("already on this Watchlist")
+        ));
+        let overridden = w
+            .store
+            .add_watchlist_entry_overriding(
+                &compiler,
+                &w.deployment,
+                vigil_store::watchlists::NewEntry {
+                    category: Category::Primary,
+                    reason: "wanted",
+                    blue: false,
+                    reference_image_ids: &[g2],
+                    quality_override: Some("the only image held; front row, second from left"),
+                },
+            )
+            .await
+            .unwrap();
+        (plain, overridden)
+    });
+    let _guard = w.rt.enter();
+    let link = DeploymentLink::new(w.store.clone(), w.rt.handle().clone(), &w.deployment).unwrap();
+    let watchlist = Watchlist::load(&link, &engine).unwrap();
+    assert_eq!(
+        watchlist.not_enrolled.len(),
+        1,
+        "{:?}",
+        watchlist.not_enrolled
+    );
+    let n = &watchlist.not_enrolled[0];
+    assert_eq!(
+        (n.entry.as_str(), n.subject.as_str()),
+        (plain.id.as_str(), "REF-GROUP")
+    );
+    assert!(n.reason.contains("quality gate"), "{}", n.reason);
+    assert_eq!(
+        watchlist.gallery.subjects(),
+        3,
+        "Obama, Ardern and the override"
+    );
+    let crop = &watchlist.candidate_images[&overridden.id];
+    let img = vigil_vision::image_io::decode(crop, Default::default()).unwrap();
+    assert!(
+        img.width() < 400 && img.height() < 400,
+        "a face crop, not the group photo"
+    );
+    for e in [&w.obama_entry, &w.ardern_entry] {
+        let c = vigil_vision::image_io::decode(&watchlist.candidate_images[e], Default::default())
+            .unwrap();
+        let whole =
+            vigil_vision::image_io::decode(&sample("obama_1.jpg"), Default::default()).unwrap();
+        assert!(c.width() < whole.width(), "candidate {e} is cropped");
+    }
+    // The audit log records the override with its reason.
+    let auditor = user("auditor", Rank::Staff, &[Role::Auditor]);
+    w.rt.block_on(w.store.put_user(&auditor)).unwrap();
+    let log =
+        w.rt.block_on(w.store.audit_entries(&auditor, 0, 10_000))
+            .unwrap();
+    assert!(log.iter().any(|e| e.action == "watchlist.add"
+        && e.detail
+            .contains("enrolled by override: the only image held")));
+}

@@ -18,5 +18,11 @@ async function cameraPanel(dep,el){try{const v=await api('GET',`/api/v1/deployme
  v.cameras.map(c=>{const h=c.health||{};const n=x=>x==null?'-':esc(x);
   const analysis=h.analysis||(v.deployment_state==='Suspended'?'Suspended':'-');
   return `<tr data-camera="${esc(c.name)}"><td>${esc(c.name)}</td><td class=cam-state>${esc(h.state||'Idle')}</td><td class=cam-analysis>${esc(analysis)}</td><td>${h.processed_fps==null?'-':h.processed_fps.toFixed(1)}</td>
-  <td>${n(h.frames_dropped)}</td><td>${n(h.reconnects)}</td><td>${n(h.passers_by)}</td><td>${n(h.alerts)}</td><td>${h.p95_recognition_time_ms==null?'-':h.p95_recognition_time_ms.toFixed(0)+' ms'}</td><td class=bad>${n(h.last_error)}</td></tr>`}).join('')+'</table>';
+  <td>${n(h.frames_dropped)}</td><td>${n(h.reconnects)}</td><td>${n(h.passers_by)}</td><td>${n(h.alerts)}</td><td>${h.p95_recognition_time_ms==null?'-':h.p95_recognition_time_ms.toFixed(0)+' ms'}</td><td class=bad>${n(h.last_error)}</td></tr>`}).join('')+'</table>'+watchlistLine(v.cameras);
  box.dataset.ready='1';return v}catch(x){return null}}
+// How many Watchlist entries the running cameras match, and which they
+// cannot and why: nobody on the Watchlist is silently unmatched.
+function watchlistLine(cams){const w=cams.map(c=>c.health&&c.health.watchlist).filter(Boolean);if(!w.length)return '';
+ const not=new Map();w.forEach(x=>x.not_live.forEach(n=>not.set(n.entry,n)));const live=Math.max(...w.map(x=>x.live));
+ return `<p class=watchlist-live>Watchlist: <b>${live}</b> entr${live===1?'y':'ies'} live on the cameras`+(not.size?`; <span class=bad>${not.size} not live</span>: `+
+  [...not.values()].map(n=>`${esc(n.subject)} (${esc(n.reason)})`).join('; '):'')+'.</p>'}

@@ -17,6 +17,7 @@ const IRREVERSIBLE=['veto','refuse','terminate'];
 let view=null,chosen=null;
 function warning(w){return {no_camera:'No camera is named in the Application: no faces will be compared.',
  empty_watchlist:'The Watchlist is empty: no Alert can be raised.',
+ entries_enrolled_by_override:`${w.entries} Watchlist entr${w.entries===1?'y was':'ies were'} enrolled by override from images the face engine judged unsuitable: they may be missed.`,
  before_authorised_start:`It is before the authorised start (${when(w.starts_at)}).`,after_authorised_end:`It is after the authorised end (${when(w.ends_at)}).`}[w.kind]||w.kind}
 function openStep(action){chosen=action;const box=document.getElementById('step-box');box.hidden=false;
  document.getElementById('step-title').textContent=LABEL[action];

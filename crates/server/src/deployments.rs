@@ -160,8 +160,12 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
         .into_iter()
         .map(|(u, r)| json!({"user": u, "role": r}))
         .collect();
-    let entries = state.store.watchlist(&d.id).await?.len();
-    let activation_warnings = d.activation_warnings(state.store.now(), entries);
+    let entries = state.store.watchlist(&d.id).await?;
+    let overridden = entries
+        .iter()
+        .filter(|e| e.quality_override.is_some())
+        .count();
+    let activation_warnings = d.activation_warnings(state.store.now(), entries.len(), overridden);
     Ok(json!({
         "activation_warnings": activation_warnings,
         "deployment": d,
@@ -523,40 +527,64 @@ pub async fn reference_images(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<ReferencePageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let user = current_user(&state, &headers).await?;
-    let list = state.store.reference_images(&user, &id).await?;
+    let (list, total) = state
+        .store
+        .reference_images_page(&user, &id, q.q.trim(), q.offset, q.limit)
+        .await?;
     let mut out = Vec::with_capacity(list.len());
     for r in list {
-        let verdict = match &state.hooks.assess_quality {
-            None => Value::Null,
-            Some(assess) => {
-                let cached = state.quality_cache(&r.id);
-                match cached {
-                    Some(v) => v,
-                    None => {
-                        // Reading the pixels to judge them is a read of
-                        // biometric data: audited like any other.
-                        let bytes = state.store.reference_image(&user, &id, &r.id).await?;
-                        let assess = assess.clone();
-                        let v = tokio::task::spawn_blocking(move || assess(&bytes))
-                            .await
-                            .map_err(|e| {
-                                ApiError::new(
-                                    StatusCode::INTERNAL_SERVER_ERROR,
-                                    "internal",
-                                    e.to_string(),
-                                )
-                            })?;
-                        state.remember_quality(&r.id, v.clone());
-                        v
-                    }
-                }
-            }
-        };
+        let verdict = judge_reference(&state, &user, &id, &r.id).await?;
         out.push(json!({"image": r, "quality": verdict}));
     }
-    Ok(Json(json!(out)))
+    Ok(Json(
+        json!({"total": total, "offset": q.offset, "images": out}),
+    ))
+}
+
+/// One page of the reference store, by subject reference prefix.
+#[derive(Deserialize)]
+pub struct ReferencePageQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    offset: i64,
+    #[serde(default = "reference_page")]
+    limit: i64,
+}
+
+fn reference_page() -> i64 {
+    24
+}
+
+/// The face engine's verdict on a reference image (Null without an
+/// engine), cached by image id: reference images never change.
+async fn judge_reference(
+    state: &AppState,
+    user: &User,
+    deployment: &str,
+    image_id: &str,
+) -> Result<Value, ApiError> {
+    let Some(assess) = &state.hooks.assess_quality else {
+        return Ok(Value::Null);
+    };
+    if let Some(v) = state.quality_cache(image_id) {
+        return Ok(v);
+    }
+    // Reading the pixels to judge them is a read of biometric data:
+    // audited like any other.
+    let bytes = state
+        .store
+        .reference_image(user, deployment, image_id)
+        .await?;
+    let assess = assess.clone();
+    let v = tokio::task::spawn_blocking(move || assess(&bytes))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    state.remember_quality(image_id, v.clone());
+    Ok(v)
 }
 
 /// `GET /api/v1/deployments/{id}/reference-images/{rid}`: one image, for
@@ -625,6 +653,10 @@ pub struct EntryBody {
     reason: String,
     #[serde(default)]
     blue: bool,
+    /// Why images the face engine judged unsuitable are enrolled anyway
+    /// (recorded); without it such an entry is refused.
+    #[serde(default)]
+    quality_override: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -670,15 +702,47 @@ pub async fn add_entry(
             "at most 50 images per entry",
         ));
     }
+    // No entry silently unmatched: an image the engine judges unsuitable
+    // (it would not enrol) is refused unless the compiler overrides with a
+    // reason, and then it is enrolled with the override.
+    let mut unsuitable = Vec::new();
+    for rid in &e.reference_image_ids {
+        let v = judge_reference(&state, &user, &id, rid).await?;
+        if v["passed"] == Value::Bool(false) {
+            let reasons: Vec<&str> = v["reasons"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            unsuitable.push(reasons.join("; "));
+        }
+    }
+    let quality_override = e
+        .quality_override
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    if !unsuitable.is_empty() && quality_override.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "unsuitable_image",
+            format!(
+                "the face engine judges this image unsuitable ({}): it would not raise Alerts reliably; give a reason to enrol it anyway",
+                unsuitable.join(" / ")
+            ),
+        ));
+    }
     let entry = state
         .store
-        .add_watchlist_entry(
+        .add_watchlist_entry_overriding(
             &user,
             &id,
-            e.category,
-            &e.reason,
-            e.blue,
-            &e.reference_image_ids,
+            vigil_store::watchlists::NewEntry {
+                category: e.category,
+                reason: &e.reason,
+                blue: e.blue,
+                reference_image_ids: &e.reference_image_ids,
+                quality_override: quality_override.filter(|_| !unsuitable.is_empty()),
+            },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(json!(entry))).into_response())

@@ -211,7 +211,8 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         serde_json::json!({"camera": "north", "state": state, "analysis": analysis,
             "processed_fps": 9.5, "frames_in": 123, "frames_processed": 120, "frames_dropped": 3,
             "frames_paused": 0, "reconnects": 1, "faces": 2, "passers_by": 1, "alerts": 1,
-            "p95_recognition_time_ms": 180.0, "last_error": if state == "Streaming" { None } else { Some("connection refused") }})
+            "p95_recognition_time_ms": 180.0, "last_error": if state == "Streaming" { None } else { Some("connection refused") },
+            "watchlist": {"live": 1, "not_live": [{"entry": "e-9", "subject": "REF-9", "reason": "no face found"}]}})
     };
     let renew = |state: &'static str, analysis: &'static str| {
         let f = &f;
@@ -243,6 +244,17 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
     .await;
     b.wait_for(Locator::Css("body[data-live='1']")).await;
     until(c, "document.getElementById('banner').hidden", true.into()).await;
+    // Which Watchlist entries the camera matches, and which not and why.
+    let line = b
+        .wait_for(Locator::Css(".watchlist-live"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        line.contains("1 entry live") && line.contains("REF-9 (no face found)"),
+        "{line}"
+    );
     b.wait_for(Locator::Id(&format!("a-{}", f.alert))).await;
     // The heading names the Deployment by its title.
     let h1 = c
@@ -785,6 +797,63 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
         "//tbody[@id='entries']/tr[contains(., 'REF-PORTRAIT')]",
     ))
     .await;
+    // The same person twice is refused.
+    b.wait_for(Locator::Css(&format!(
+        "input.pick[value='{}']",
+        id_of("REF-PORTRAIT")
+    )))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.click("add").await;
+    b.wait_for(Locator::XPath(
+        "//p[@id='msg' and contains(., 'already on this Watchlist')]",
+    ))
+    .await;
+    c.execute(
+        "document.querySelectorAll('input.pick').forEach(c=>c.checked=false)",
+        vec![],
+    )
+    .await
+    .unwrap();
+    // The reference store is searched by reference (and paged).
+    b.type_into("ref-q", "REF-G").await;
+    b.click("ref-go").await;
+    until(
+        c,
+        "[...document.querySelectorAll('#refs .ref b')].map(b=>b.textContent).join(',')",
+        "REF-GROUP".into(),
+    )
+    .await;
+    let count = c
+        .find(Locator::Id("ref-count"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(count, "1–1 of 1");
+    // An unsuitable image is refused until the compiler gives a reason;
+    // then it is enrolled, with the override shown and recorded.
+    b.wait_for(Locator::Css(&format!(
+        "input.pick[value='{}']",
+        id_of("REF-GROUP")
+    )))
+    .await
+    .click()
+    .await
+    .unwrap();
+    b.click("add").await;
+    b.wait_for(Locator::Css("#override-box:not([hidden])"))
+        .await;
+    b.type_into("override", "the only image held of this person")
+        .await;
+    b.click("add").await;
+    b.wait_for(Locator::XPath(
+        "//tbody[@id='entries']/tr[contains(., 'REF-GROUP') and contains(., 'enrolled by override')]",
+    ))
+    .await;
     b.screenshot("console-watchlist.png").await;
 
     // Silver activates.
@@ -848,8 +917,13 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
         d.log
     );
     let wl = f.store.watchlist(&dep).await.unwrap();
-    assert_eq!(wl.len(), 1);
+    assert_eq!(wl.len(), 2);
     assert_eq!(wl[0].subject_ref, "REF-PORTRAIT");
+    assert_eq!(wl[0].quality_override, None);
+    assert_eq!(
+        wl[1].quality_override.as_deref(),
+        Some("the only image held of this person")
+    );
 }
 
 /// An Operator of one Deployment cannot open another Deployment's Alert

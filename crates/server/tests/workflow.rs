@@ -672,8 +672,9 @@ async fn watchlist_shows_quality_verdicts_and_expected_alert_load() {
         .await;
         assert_eq!(st, StatusCode::OK);
         let v = json_of(&b);
-        assert_eq!(v[0]["image"]["subject_ref"], "REF-1");
-        assert_eq!(v[0]["quality"]["passed"], false);
+        assert_eq!(v["total"], 1);
+        assert_eq!(v["images"][0]["image"]["subject_ref"], "REF-1");
+        assert_eq!(v["images"][0]["quality"]["passed"], false);
     }
     assert_eq!(
         calls.load(std::sync::atomic::Ordering::SeqCst),

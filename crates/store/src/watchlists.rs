@@ -14,6 +14,20 @@ pub(crate) fn watchlist_key(deployment_id: &str) -> String {
     format!("deployment/{deployment_id}/watchlist")
 }
 
+/// The most reference images one page returns.
+pub const MAX_REFERENCE_PAGE: i64 = 200;
+
+/// A Watchlist entry as a compiler asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    pub category: Category,
+    pub reason: &'a str,
+    pub blue: bool,
+    pub reference_image_ids: &'a [String],
+    /// Why images judged unsuitable are enrolled anyway.
+    pub quality_override: Option<&'a str>,
+}
+
 impl Store {
     /// Adds a custody image to the reference store.
     pub async fn add_reference_image(
@@ -76,6 +90,40 @@ impl Store {
         blue: bool,
         reference_image_ids: &[String],
     ) -> Result<WatchlistEntry> {
+        self.add_watchlist_entry_overriding(
+            compiler,
+            deployment_id,
+            NewEntry {
+                category,
+                reason,
+                blue,
+                reference_image_ids,
+                quality_override: None,
+            },
+        )
+        .await
+    }
+
+    /// As [`Store::add_watchlist_entry`], with the compiler's reason for
+    /// enrolling images the face engine judged unsuitable (checked by the
+    /// caller, which holds the engine): recorded with the entry and in the
+    /// audit log.
+    pub async fn add_watchlist_entry_overriding(
+        &self,
+        compiler: &User,
+        deployment_id: &str,
+        new: NewEntry<'_>,
+    ) -> Result<WatchlistEntry> {
+        let NewEntry {
+            category,
+            reason,
+            blue,
+            reference_image_ids,
+            quality_override,
+        } = new;
+        if let Some(o) = quality_override {
+            crate::accounts::check_reason(o)?;
+        }
         let assignment = self.assignment(deployment_id, &compiler.id).await?;
         access::check(compiler, Action::CompileWatchlist, &assignment)?;
         let d = self.deployment(deployment_id).await?;
@@ -121,14 +169,31 @@ impl Store {
             reason: reason.into(),
             source,
             blue,
+            quality_override: quality_override.map(|o| o.trim().to_string()),
         };
         entry.validate().map_err(StoreError::Invalid)?;
+        // One entry per person: a second would double their comparisons
+        // and split their Alerts.
+        if let Some(other) = sqlx::query(
+            "SELECT id FROM watchlist_entries WHERE deployment_id = $1 AND subject_ref = $2",
+        )
+        .bind(deployment_id)
+        .bind(&entry.subject_ref)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Err(StoreError::Conflict(format!(
+                "{} is already on this Watchlist (entry {})",
+                entry.subject_ref,
+                other.try_get::<String, _>("id")?
+            )));
+        }
         let key = watchlist_key(deployment_id);
         for img in &images {
             self.put_media(&mut tx, "watchlist", &entry.id, &key, img)
                 .await?;
         }
-        sqlx::query("INSERT INTO watchlist_entries (id, deployment_id, subject_ref, category, reason, source, blue, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO watchlist_entries (id, deployment_id, subject_ref, category, reason, source, blue, created_ms, quality_override) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&entry.id)
             .bind(deployment_id)
             .bind(&entry.subject_ref)
@@ -137,6 +202,7 @@ impl Store {
             .bind(&entry.source)
             .bind(i64::from(blue))
             .bind(self.now())
+            .bind(&entry.quality_override)
             .execute(&mut *tx)
             .await?;
         self.append_audit(
@@ -144,12 +210,20 @@ impl Store {
             &compiler.id,
             "watchlist.add",
             deployment_id,
-            &format!(
-                "entry {} ({:?}, {} images)",
-                entry.id,
-                category,
-                images.len()
-            ),
+            &match &entry.quality_override {
+                None => format!(
+                    "entry {} ({:?}, {} images)",
+                    entry.id,
+                    category,
+                    images.len()
+                ),
+                Some(o) => format!(
+                    "entry {} ({:?}, {} images), unsuitable image enrolled by override: {o}",
+                    entry.id,
+                    category,
+                    images.len()
+                ),
+            },
         )
         .await?;
         tx.commit().await?;
@@ -199,7 +273,7 @@ impl Store {
 
     /// A Deployment's Watchlist (empty once deleted under retention).
     pub async fn watchlist(&self, deployment_id: &str) -> Result<Vec<WatchlistEntry>> {
-        let rows = sqlx::query("SELECT id, subject_ref, category, reason, source, blue FROM watchlist_entries WHERE deployment_id = $1 ORDER BY created_ms, id")
+        let rows = sqlx::query("SELECT id, subject_ref, category, reason, source, blue, quality_override FROM watchlist_entries WHERE deployment_id = $1 ORDER BY created_ms, id")
             .bind(deployment_id)
             .fetch_all(&self.pool)
             .await?;
@@ -213,6 +287,7 @@ impl Store {
                     reason: r.try_get("reason")?,
                     source: r.try_get("source")?,
                     blue: r.try_get::<i64, _>("blue")? != 0,
+                    quality_override: r.try_get("quality_override")?,
                 })
             })
             .collect()
@@ -292,6 +367,54 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// One page of the reference store for a compiler: images whose subject
+    /// reference starts with `prefix`, in subject order, with the number
+    /// that match. Paged in SQL, so a store of millions costs one page.
+    pub async fn reference_images_page(
+        &self,
+        viewer: &User,
+        deployment_id: &str,
+        prefix: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ReferenceImage>, i64)> {
+        self.check_compiler(viewer, deployment_id).await?;
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM reference_images WHERE subject_ref LIKE $1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await?
+        .try_get("n")?;
+        let rows = sqlx::query(
+            "SELECT id, subject_ref, source, created_ms FROM reference_images WHERE subject_ref LIKE $1 ESCAPE '\\' ORDER BY subject_ref, created_ms, id LIMIT $2 OFFSET $3",
+        )
+        .bind(&pattern)
+        .bind(limit.clamp(1, MAX_REFERENCE_PAGE))
+        .bind(offset.max(0))
+        .fetch_all(&self.reader)
+        .await?;
+        let images = rows
+            .iter()
+            .map(|r| {
+                Ok(ReferenceImage {
+                    id: r.try_get("id")?,
+                    subject_ref: r.try_get("subject_ref")?,
+                    source: r.try_get("source")?,
+                    created: r.try_get("created_ms")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok((images, total))
     }
 
     /// One reference image's pixels, for a compiler judging its quality.

@@ -147,3 +147,63 @@ async fn a_compilers_reach_into_the_reference_store_ends_with_the_deployment() {
             .is_err());
     }
 }
+
+/// Issue 15: the reference store is searched by reference prefix and
+/// paged in SQL (a million images cost one page); `%` and `_` in a search
+/// are literal, not wildcards.
+#[tokio::test]
+async fn the_reference_store_is_searched_and_paged() {
+    for w in worlds().await {
+        let p = people();
+        let a = active_deployment(&w, &p).await;
+        let s = &w.store;
+        let id = a.deployment.id.clone();
+        let (_, before) = s
+            .reference_images_page(&p.compiler, &id, "", 0, 10)
+            .await
+            .unwrap();
+        for i in 0..30 {
+            s.add_reference_image(&p.admin, &format!("PAGE-{i:02}"), "custody", b"jpeg")
+                .await
+                .unwrap();
+        }
+        s.add_reference_image(&p.admin, "PAGE%X", "custody", b"jpeg")
+            .await
+            .unwrap();
+        let (all, total) = s
+            .reference_images_page(&p.compiler, &id, "", 0, 10)
+            .await
+            .unwrap();
+        assert_eq!((all.len(), total), (10, before + 31), "{}", w.name);
+        let (page, total) = s
+            .reference_images_page(&p.compiler, &id, "PAGE-", 20, 8)
+            .await
+            .unwrap();
+        assert_eq!(total, 30, "{}", w.name);
+        let refs: Vec<_> = page.iter().map(|r| r.subject_ref.as_str()).collect();
+        assert_eq!(
+            refs,
+            [
+                "PAGE-20", "PAGE-21", "PAGE-22", "PAGE-23", "PAGE-24", "PAGE-25", "PAGE-26",
+                "PAGE-27"
+            ],
+            "{}",
+            w.name
+        );
+        let (pct, total) = s
+            .reference_images_page(&p.compiler, &id, "PAGE%", 0, 50)
+            .await
+            .unwrap();
+        assert_eq!(total, 1, "{}", w.name);
+        assert_eq!(pct[0].subject_ref, "PAGE%X");
+        assert_eq!(
+            s.reference_images_page(&p.compiler, &id, "PAGE_", 0, 50)
+                .await
+                .unwrap()
+                .1,
+            0,
+            "{}",
+            w.name
+        );
+    }
+}
