@@ -479,7 +479,7 @@ fn an_unsuitable_entry_is_not_enrolled_with_its_reason_and_enrols_by_override() 
             .unwrap();
         let plain = w
             .store
-            .add_watchlist_entry(&compiler, &w.deployment, Category::Primary, "wanted", false, &[g1.clone()])
+            .add_watchlist_entry(&compiler, &w.deployment, Category::Primary, "wanted", false, std::slice::from_ref(&g1))
             .await
             .unwrap();
         // One entry per person.

@@ -43,6 +43,11 @@ function renderDetail(){const a=alerts.get(selId);if(!a)return;
  (a.adjudications||[]).map(j=>`<p class=muted>${esc(when(j.at))}: ${esc(j.actor)} ${esc(LABEL[j.decision]||j.decision)}${j.note?' — '+esc(j.note):''}</p>`).join('');
  $('decide').innerHTML=allowed(a.state).map(d=>`<button class=decision data-decision="${d}">${LABEL[d]} (${KEY[d]})</button>`).join(' ')||'<span class=muted>No decision open to you on this Alert.</span>';
  $('decide').querySelectorAll('button.decision').forEach(b=>b.onclick=()=>decide(b.dataset.decision));showPending()}
+// Only the keys this person may use (an Engagement Officer sees no False
+// Alert key, an Operator no outcome keys).
+function keysHelp(){const mineKeys=[...new Set(mine.map(d=>d.decision))].map(d=>`<kbd>${KEY[d]}</kbd> ${LABEL[d]}`);
+ $('keys-help').innerHTML='Keys: <kbd>j</kbd>/<kbd>k</kbd> next/previous, '+mineKeys.map(k=>k+', ').join('')+
+  '<kbd>u</kbd> undo within 5 s (nothing is recorded until then), <kbd>s</kbd> scene frame, <kbd>Esc</kbd> leaves the note.'}
 function showScene(){const a=alerts.get(selId);if(!a)return;const s=$('scene-img');
  if(!s.hidden){s.hidden=true;$('scene-btn').textContent='Show the scene frame (s)';return}
  if(!s.getAttribute('src'))s.src=`/api/v1/alerts/${encodeURIComponent(a.id)}/images/scene`;s.hidden=false;$('scene-btn').textContent='Hide the scene frame (s)'}
@@ -78,7 +83,7 @@ document.addEventListener('keydown',e=>{
  if(k){decide(k)}else if(e.key==='u'){undo(selId)}else if(e.key==='s'){showScene()}
  else if(e.key==='j'&&ids.length){select(ids[i<0?0:Math.min(i+1,ids.length-1)])}else if(e.key==='k'&&ids.length){select(ids[i<0?0:Math.max(i-1,0)])}});
 async function load(){const v=await api('GET',`/api/v1/deployments/${encodeURIComponent(dep)}`);mine=v.decisions||[];
- depState=v.deployment.state;threshold=v.deployment.authority?v.deployment.authority.threshold:null;
+ depState=v.deployment.state;threshold=v.deployment.authority?v.deployment.authority.threshold:null;keysHelp();
  const l=await api('GET',`/api/v1/deployments/${encodeURIComponent(dep)}/alerts`);l.forEach(a=>alerts.set(a.id,a));renderQueue();renderDetail();banner()}
 const es=new EventSource(`/api/v1/deployments/${encodeURIComponent(dep)}/alerts/events`);
 es.addEventListener('alert',e=>{const a=JSON.parse(e.data).alert;const fresh=!alerts.has(a.id);update(a);if(fresh&&a.state==='Raised')cue(a)});

@@ -113,6 +113,23 @@ struct DeploymentRow {
     state: &'static str,
 }
 
+/// Every Deployment, by title, for a list or a filter.
+async fn deployment_rows(state: &AppState) -> Vec<DeploymentRow> {
+    state
+        .store
+        .deployments()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| DeploymentRow {
+            id: d.id,
+            title: d.application.title,
+            location: d.application.location,
+            state: d.state.label(),
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home {
@@ -133,19 +150,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
         Ok(s) => s,
         Err(r) => return r,
     };
-    let deployments = state
-        .store
-        .deployments()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| DeploymentRow {
-            id: d.id,
-            title: d.application.title,
-            location: d.application.location,
-            state: d.state.label(),
-        })
-        .collect();
+    let deployments = deployment_rows(&state).await;
     app_page(&Home {
         title: "Deployments",
         csrf,
@@ -512,19 +517,7 @@ pub async fn audit(State(state): State<AppState>, headers: HeaderMap) -> Respons
     if let Err(e) = access::check(&user, Action::ReadAudit, &[]) {
         return refused(StatusCode::FORBIDDEN, &e.to_string());
     }
-    let deployments = state
-        .store
-        .deployments()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| DeploymentRow {
-            id: d.id,
-            title: d.application.title,
-            location: d.application.location,
-            state: d.state.label(),
-        })
-        .collect();
+    let deployments = deployment_rows(&state).await;
     app_page(&AuditPage {
         title: "Audit",
         csrf,

@@ -425,6 +425,17 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         .await
         .unwrap();
     assert_eq!(buttons, serde_json::json!(["FalseAlert", "Engage"]));
+    let keys = c
+        .find(Locator::Id("keys-help"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        keys.contains("f False Alert") && keys.contains("e Engage"),
+        "{keys}"
+    );
     body.send_keys("s").await.unwrap();
     until(
         c,
@@ -544,6 +555,30 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         .any(|e| e.action == "alert.adjudicate" && e.actor == "operator" && e.target == new.id));
     // The third Alert was never opened: no view of it.
     assert!(!image_views(&f).await.iter().any(|v| v.1 == third.id));
+
+    // An Engagement Officer is shown only the keys they may use: no False
+    // Alert, no Engage (those are the Operator's).
+    b.log_in(&base, "engagement").await;
+    c.goto(&format!(
+        "{base}/console/deployments/{}/operator",
+        f.deployment
+    ))
+    .await
+    .unwrap();
+    b.wait_for(Locator::Css("body[data-live='1']")).await;
+    let keys = c
+        .find(Locator::Id("keys-help"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        keys.contains("t Confirmed True")
+            && !keys.contains("False Alert")
+            && !keys.contains("Engage"),
+        "{keys}"
+    );
 }
 
 /// The face engine (detection only) from the model cache, as `vigil serve`

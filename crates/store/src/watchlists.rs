@@ -14,6 +14,15 @@ pub(crate) fn watchlist_key(deployment_id: &str) -> String {
     format!("deployment/{deployment_id}/watchlist")
 }
 
+fn reference_row(r: &sqlx::any::AnyRow) -> Result<ReferenceImage> {
+    Ok(ReferenceImage {
+        id: r.try_get("id")?,
+        subject_ref: r.try_get("subject_ref")?,
+        source: r.try_get("source")?,
+        created: r.try_get("created_ms")?,
+    })
+}
+
 /// The most reference images one page returns.
 pub const MAX_REFERENCE_PAGE: i64 = 200;
 
@@ -357,16 +366,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ReferenceImage {
-                    id: r.try_get("id")?,
-                    subject_ref: r.try_get("subject_ref")?,
-                    source: r.try_get("source")?,
-                    created: r.try_get("created_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(reference_row).collect()
     }
 
     /// One page of the reference store for a compiler: images whose subject
@@ -403,17 +403,7 @@ impl Store {
         .bind(offset.max(0))
         .fetch_all(&self.reader)
         .await?;
-        let images = rows
-            .iter()
-            .map(|r| {
-                Ok(ReferenceImage {
-                    id: r.try_get("id")?,
-                    subject_ref: r.try_get("subject_ref")?,
-                    source: r.try_get("source")?,
-                    created: r.try_get("created_ms")?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let images = rows.iter().map(reference_row).collect::<Result<_>>()?;
         Ok((images, total))
     }
 
