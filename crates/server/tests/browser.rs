@@ -489,6 +489,35 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
         banner.contains("north") && banner.contains("connection refused"),
         "{banner}"
     );
+    let silver = f.store.user("silver").await.unwrap();
+    f.store
+        .act(&f.deployment, &silver, |d, roles, now| {
+            d.suspend(&silver, roles, "crowd surge", now)
+        })
+        .await
+        .unwrap();
+    until(
+        c,
+        "document.getElementById('banner').dataset.kind",
+        "suspended".into(),
+    )
+    .await;
+    let banner = c
+        .find(Locator::Id("banner"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.starts_with("Suspended"), "{banner}");
+    f.store
+        .act(&f.deployment, &silver, |d, roles, now| {
+            d.resume(&silver, roles, "crowd eased", now)
+        })
+        .await
+        .unwrap();
+    renew("Streaming", "Active").await;
+    until(c, "document.getElementById('banner').hidden", true.into()).await;
 
     // The False Alert Rate warning waits for evidence: one False Alert
     // among 300 passers-by (0.33 %, but a 95 % interval reaching down to
