@@ -223,6 +223,25 @@ impl Watchlist {
     }
 }
 
+/// The faces of a frame other than the alerting one (the same box, or one
+/// overlapping it by more than half).
+fn others(all: &[[f32; 4]], own: [f32; 4]) -> Vec<[f32; 4]> {
+    let area = |b: [f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+    all.iter()
+        .copied()
+        .filter(|b| {
+            let i = [
+                b[0].max(own[0]),
+                b[1].max(own[1]),
+                b[2].min(own[2]),
+                b[3].min(own[3]),
+            ];
+            let inter = area(i);
+            inter / (area(*b) + area(own) - inter).max(1e-6) <= 0.5
+        })
+        .collect()
+}
+
 /// A Watchlist entry the matcher does not hold, and why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NotEnrolled {
@@ -419,6 +438,9 @@ impl Worker {
         tracks: &mut HashMap<u64, TrackState>,
     ) -> Result<(), LiveError> {
         let mut dets = self.engine.detector().detect(image)?;
+        // Every face in the frame, for pixelating the bystanders in an
+        // Alert's scene frame.
+        let all_boxes: Vec<[f32; 4]> = dets.iter().map(|d| d.bbox).collect();
         dets.retain(|d| {
             let eyes = [
                 (d.landmarks[0][0] + d.landmarks[1][0]) / 2.0,
@@ -508,7 +530,12 @@ impl Worker {
                         .get(&c.subject)
                         .cloned()
                         .unwrap_or_default(),
-                    scene_image: Some(vigil_vision::image_io::scene_jpeg(image, det.bbox, 1280)),
+                    scene_image: Some(vigil_vision::image_io::scene_jpeg(
+                        image,
+                        det.bbox,
+                        &others(&all_boxes, det.bbox),
+                        1280,
+                    )),
                 };
                 match self.link.block_on(self.link.store.raise_alert(alert)) {
                     Ok(a) => {
@@ -720,5 +747,23 @@ impl LiveRun {
         }
         let _ = self.link.flush();
         self.health()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::others;
+
+    #[test]
+    fn the_alerting_face_is_not_among_the_others() {
+        let own = [100.0, 100.0, 200.0, 200.0];
+        let near = [105.0, 102.0, 203.0, 201.0];
+        let far = [400.0, 100.0, 500.0, 200.0];
+        let touching = [150.0, 100.0, 250.0, 200.0];
+        assert_eq!(
+            others(&[own, near, far, touching], own),
+            vec![far, touching],
+            "the same face (IoU > 0.5) is left out, everyone else pixelated"
+        );
     }
 }

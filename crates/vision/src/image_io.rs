@@ -123,9 +123,15 @@ pub fn face_crop_jpeg(frame: &RgbImage, bbox: [f32; 4]) -> Vec<u8> {
 /// The scene frame an Operator may open beside an Alert, downscaled so its
 /// longer side is at most `max_side` (a 1080p frame is ~150 kB at 1280),
 /// with the alerting face outlined so the Operator finds the person fast.
-pub fn scene_jpeg(frame: &RgbImage, bbox: [f32; 4], max_side: u32) -> Vec<u8> {
+/// Every other detected face (`others`) is pixelated before the frame
+/// leaves memory: the people who raised no Alert are not kept
+/// recognisable with it (a face the detector missed is not covered).
+pub fn scene_jpeg(frame: &RgbImage, bbox: [f32; 4], others: &[[f32; 4]], max_side: u32) -> Vec<u8> {
     let mut img = frame.clone();
     let (w, h) = (img.width(), img.height());
+    for o in others {
+        pixelate(&mut img, *o);
+    }
     let stroke = (w.max(h) / 400).max(2);
     let x0 = (bbox[0].max(0.0) as u32).min(w.saturating_sub(1));
     let y0 = (bbox[1].max(0.0) as u32).min(h.saturating_sub(1));
@@ -161,6 +167,47 @@ pub fn scene_jpeg(frame: &RgbImage, bbox: [f32; 4], max_side: u32) -> Vec<u8> {
     out
 }
 
+/// Replaces a box (grown by a fifth) with blocks of its mean colour, six
+/// blocks across: no face can be recognised in it.
+fn pixelate(img: &mut RgbImage, b: [f32; 4]) {
+    let (bw, bh) = (b[2] - b[0], b[3] - b[1]);
+    let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
+    let (x0, y0) = (
+        clamp(b[0] - bw * 0.2, img.width()),
+        clamp(b[1] - bh * 0.2, img.height()),
+    );
+    let (x1, y1) = (
+        clamp(b[2] + bw * 0.2, img.width()),
+        clamp(b[3] + bh * 0.2, img.height()),
+    );
+    let block = ((x1.saturating_sub(x0)).max(y1.saturating_sub(y0)) / 6).max(1);
+    let mut by = y0;
+    while by < y1 {
+        let mut bx = x0;
+        while bx < x1 {
+            let (ex, ey) = ((bx + block).min(x1), (by + block).min(y1));
+            let mut sum = [0u64; 3];
+            let n = u64::from((ex - bx) * (ey - by)).max(1);
+            for y in by..ey {
+                for x in bx..ex {
+                    let p = img.get_pixel(x, y);
+                    for c in 0..3 {
+                        sum[c] += u64::from(p[c]);
+                    }
+                }
+            }
+            let mean = image::Rgb(sum.map(|v| (v / n) as u8));
+            for y in by..ey {
+                for x in bx..ex {
+                    img.put_pixel(x, y, mean);
+                }
+            }
+            bx = ex;
+        }
+        by = (by + block).min(y1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +215,7 @@ mod tests {
     #[test]
     fn scene_is_downscaled_and_outlines_the_face() {
         let frame = RgbImage::from_pixel(1920, 1080, image::Rgb([0, 0, 0]));
-        let jpeg = scene_jpeg(&frame, [100.0, 100.0, 300.0, 300.0], 1280);
+        let jpeg = scene_jpeg(&frame, [100.0, 100.0, 300.0, 300.0], &[], 1280);
         let img = decode(&jpeg, Default::default()).unwrap();
         assert_eq!((img.width(), img.height()), (1280, 720));
         // The outline's top edge, scaled by 2/3: bright, where the frame is black.
@@ -176,7 +223,45 @@ mod tests {
         assert!(p[0] > 150 && p[1] > 100, "{p:?}");
         assert!(img.get_pixel(600, 600)[0] < 30);
         // A box partly outside the frame is clipped, never a panic.
-        scene_jpeg(&frame, [-50.0, 1000.0, 5000.0, 4000.0], 640);
+        scene_jpeg(
+            &frame,
+            [-50.0, 1000.0, 5000.0, 4000.0],
+            &[[1900.0, 1070.0, 2500.0, 1500.0]],
+            640,
+        );
+    }
+
+    #[test]
+    fn other_faces_in_the_scene_are_pixelated() {
+        // A fine checkerboard where a bystander's face is: after, each
+        // block is one flat colour, so the detail is gone.
+        let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([0, 0, 0]));
+        for y in 200..320 {
+            for x in 400..520 {
+                let v = if (x + y) % 2 == 0 { 255 } else { 0 };
+                frame.put_pixel(x, y, image::Rgb([v, v, v]));
+            }
+        }
+        let mut blurred = frame.clone();
+        pixelate(&mut blurred, [400.0, 200.0, 520.0, 320.0]);
+        let (a, b) = (blurred.get_pixel(430, 230), blurred.get_pixel(431, 230));
+        assert_eq!(a, b, "one block, one colour");
+        assert!(
+            a[0] > 60 && a[0] < 200,
+            "the mean of the checkerboard: {a:?}"
+        );
+        // The alerting face's box is left as it was.
+        let jpeg = scene_jpeg(
+            &frame,
+            [10.0, 10.0, 100.0, 100.0],
+            &[[400.0, 200.0, 520.0, 320.0]],
+            640,
+        );
+        let out = decode(&jpeg, Default::default()).unwrap();
+        let spread = (430..440)
+            .map(|x| out.get_pixel(x, 230)[0])
+            .fold((255u8, 0u8), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        assert!(spread.1 - spread.0 < 40, "detail survived: {spread:?}");
     }
 
     fn png(w: u32, h: u32) -> Vec<u8> {
