@@ -444,33 +444,45 @@ impl Store {
     /// Loads or creates the data key `key_id`, unwrapped. Fails once the key
     /// has been destroyed.
     async fn data_key(&self, tx: &mut Tx<'_>, key_id: &str) -> Result<[u8; 32]> {
-        let row = sqlx::query("SELECT wrapped, destroyed_ms FROM data_keys WHERE key_id = $1")
+        let select = "SELECT wrapped, destroyed_ms FROM data_keys WHERE key_id = $1";
+        if let Some(r) = sqlx::query(select)
             .bind(key_id)
             .fetch_optional(&mut **tx)
+            .await?
+        {
+            return self.open_data_key(key_id, &r);
+        }
+        let k = crypto::new_data_key();
+        // Two writers may both find no key (on PostgreSQL, parallel bulk
+        // enrolment did): the second's insert waits for the first and then
+        // does nothing, and it uses the key the first made.
+        let inserted = sqlx::query(
+            "INSERT INTO data_keys (key_id, wrapped, created_ms) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(key_id)
+        .bind(self.master.wrap(key_id, &k)?)
+        .bind(self.now())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(k);
+        }
+        let r = sqlx::query(select)
+            .bind(key_id)
+            .fetch_one(&mut **tx)
             .await?;
-        match row {
-            Some(r) => {
-                let destroyed: Option<i64> = r.try_get("destroyed_ms")?;
-                let wrapped: Option<Vec<u8>> = r.try_get("wrapped")?;
-                match (destroyed, wrapped) {
-                    (None, Some(w)) => self.master.unwrap(key_id, &w),
-                    _ => Err(StoreError::Crypto(format!(
-                        "data key {key_id} has been destroyed"
-                    ))),
-                }
-            }
-            None => {
-                let k = crypto::new_data_key();
-                sqlx::query(
-                    "INSERT INTO data_keys (key_id, wrapped, created_ms) VALUES ($1, $2, $3)",
-                )
-                .bind(key_id)
-                .bind(self.master.wrap(key_id, &k)?)
-                .bind(self.now())
-                .execute(&mut **tx)
-                .await?;
-                Ok(k)
-            }
+        self.open_data_key(key_id, &r)
+    }
+
+    fn open_data_key(&self, key_id: &str, r: &sqlx::any::AnyRow) -> Result<[u8; 32]> {
+        let destroyed: Option<i64> = r.try_get("destroyed_ms")?;
+        let wrapped: Option<Vec<u8>> = r.try_get("wrapped")?;
+        match (destroyed, wrapped) {
+            (None, Some(w)) => self.master.unwrap(key_id, &w),
+            _ => Err(StoreError::Crypto(format!(
+                "data key {key_id} has been destroyed"
+            ))),
         }
     }
 
@@ -616,5 +628,55 @@ pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***{}", &url[..s], &url[at..]),
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CI found it: parallel bulk enrolment on a fresh PostgreSQL store
+    /// failed with "duplicate key … data_keys_pkey" when two writers both
+    /// created the same data key. Here the second transaction asks while
+    /// the first holds its new key uncommitted: it waits, then uses that
+    /// key instead of failing.
+    #[tokio::test]
+    async fn two_transactions_creating_one_data_key_share_it() {
+        let admin_url = std::env::var("VIGIL_TEST_PG_URL").expect(
+            "VIGIL_TEST_PG_URL is not set: run the tests with scripts/test.sh, which starts a throw-away PostgreSQL",
+        );
+        use sqlx::Connection;
+        let db = format!("vigil_unit_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::postgres::PgConnection::connect(&admin_url)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (path, query) = admin_url.split_once('?').unwrap_or((&admin_url, ""));
+        let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+        let url = if query.is_empty() {
+            format!("{base}/{db}")
+        } else {
+            format!("{base}/{db}?{query}")
+        };
+        let store = Store::open(&url, MasterKey::generate(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let mut t1 = store.pool.begin().await.unwrap();
+        let mut t2 = store.pool.begin().await.unwrap();
+        let k1 = store.data_key(&mut t1, "race").await.unwrap();
+        let second = store.data_key(&mut t2, "race");
+        let first = async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            t1.commit().await.unwrap();
+        };
+        let (k2, ()) = tokio::join!(second, first);
+        assert_eq!(
+            k1,
+            k2.expect("the second transaction uses the first one's key")
+        );
+        t2.commit().await.unwrap();
     }
 }
