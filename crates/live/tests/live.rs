@@ -267,7 +267,8 @@ fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
 
     // Nothing of the three others reached the disk: the data directory holds
     // only the database files and the key, and the only sealed media are
-    // the reference images, the Watchlist copies and two per Alert.
+    // the reference images, the Watchlist copies and three per Alert
+    // (Probe, Candidate and the scene frame with bystanders pixelated).
     let mut names: Vec<String> = files_under(w.data_dir.path())
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -284,7 +285,7 @@ fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
             .try_get("n")
             .unwrap()
     });
-    assert_eq!(media_rows, 3 + 3 + 2 * 2);
+    assert_eq!(media_rows, 3 + 3 + 3 * 2);
     for f in files_under(w.data_dir.path()) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(

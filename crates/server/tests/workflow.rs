@@ -467,6 +467,13 @@ async fn changing_routes_by_role() {
         .await
         .unwrap();
     let now = f.store.now();
+    // A subject not yet on the Watchlist (one entry per person).
+    let admin = f.store.user("admin").await.unwrap();
+    let fresh = f
+        .store
+        .add_reference_image(&admin, "REF-ROLES", "custody", b"reference jpeg")
+        .await
+        .unwrap();
     for who in EVERYONE {
         let s = login(&f, who).await;
         // Draft an Application.
@@ -489,7 +496,7 @@ async fn changing_routes_by_role() {
             post(
                 &format!("/api/v1/deployments/{d}/watchlist"),
                 Some(&s),
-                json!({"reference_image_ids": [f.reference], "category": "Additional", "reason": "wanted"}).to_string(),
+                json!({"reference_image_ids": [fresh], "category": "Additional", "reason": "wanted"}).to_string(),
                 true,
             ),
         )
