@@ -218,6 +218,25 @@ fn default_page() -> i64 {
     100
 }
 
+/// A bound parameter of a filter built at run time.
+enum Arg {
+    Text(String),
+    Num(i64),
+}
+
+/// Appends ` AND cond` to `sql`, each `?` in it numbered as the next of
+/// `args` (where its value is pushed), so placeholders and binds cannot
+/// fall out of step.
+fn and<const N: usize>(sql: &mut String, args: &mut Vec<Arg>, cond: &str, values: [Arg; N]) {
+    sql.push_str(" AND ");
+    let mut parts = cond.split('?');
+    sql.push_str(parts.next().unwrap_or_default());
+    for (part, v) in parts.zip(values) {
+        args.push(v);
+        sql.push_str(&format!("${}{part}", args.len()));
+    }
+}
+
 /// A signed statement of the audit log's head, for an Auditor to keep
 /// outside the system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -429,65 +448,49 @@ impl Store {
     pub async fn audit_search(&self, viewer: &User, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         access::check(viewer, Action::ReadAudit, &[])?;
         let mut sql = String::from("SELECT seq, at_ms, actor, action, target, detail, record, prev_hash, hash FROM audit_log WHERE 1 = 1");
-        let mut text: Vec<String> = Vec::new();
-        let mut nums: Vec<i64> = Vec::new();
-        // Text parameters first ($1..), numbers after: built in two passes.
-        let mut conds: Vec<(bool, String)> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let text = |v: &str| Arg::Text(v.to_string());
         if let Some(a) = q.actor.as_deref().filter(|a| !a.is_empty()) {
-            text.push(a.to_string());
-            conds.push((true, "actor = $T".into()));
+            and(&mut sql, &mut args, "actor = ?", [text(a)]);
         }
         if let Some(a) = q.action.as_deref().filter(|a| !a.is_empty()) {
             // An action or a family of them: `alert.image` matches
             // `alert.image.view` and `alert.image.denied`.
-            text.push(a.to_string());
-            text.push(format!("{a}.%"));
-            conds.push((true, "(action = $T OR action LIKE $T)".into()));
+            let family = format!("{a}.%");
+            and(
+                &mut sql,
+                &mut args,
+                "(action = ? OR action LIKE ?)",
+                [text(a), text(&family)],
+            );
         }
         if let Some(t) = q.target.as_deref().filter(|t| !t.is_empty()) {
-            text.push(t.to_string());
-            conds.push((true, "target = $T".into()));
+            and(&mut sql, &mut args, "target = ?", [text(t)]);
         }
         if let Some(d) = q.deployment.as_deref().filter(|d| !d.is_empty()) {
-            text.push(d.to_string());
-            text.push(d.to_string());
-            conds.push((
-                true,
-                "(target = $T OR target IN (SELECT id FROM alerts WHERE deployment_id = $T))"
-                    .into(),
-            ));
+            and(
+                &mut sql,
+                &mut args,
+                "(target = ? OR target IN (SELECT id FROM alerts WHERE deployment_id = ?))",
+                [text(d), text(d)],
+            );
         }
         if let Some(f) = q.from_ms {
-            nums.push(f);
-            conds.push((false, "at_ms >= $N".into()));
+            and(&mut sql, &mut args, "at_ms >= ?", [Arg::Num(f)]);
         }
         if let Some(t) = q.to_ms {
-            nums.push(t);
-            conds.push((false, "at_ms < $N".into()));
+            and(&mut sql, &mut args, "at_ms < ?", [Arg::Num(t)]);
         }
         if let Some(b) = q.before_seq {
-            nums.push(b);
-            conds.push((false, "seq < $N".into()));
+            and(&mut sql, &mut args, "seq < ?", [Arg::Num(b)]);
         }
-        let mut n = 0;
-        let text_first = conds.iter().filter(|(t, _)| *t);
-        for (_, c) in text_first.chain(conds.iter().filter(|(t, _)| !*t)) {
-            let mut c = c.clone();
-            while let Some(i) = c.find("$T").or_else(|| c.find("$N")) {
-                n += 1;
-                c.replace_range(i..i + 2, &format!("${n}"));
-            }
-            sql.push_str(" AND ");
-            sql.push_str(&c);
-        }
-        n += 1;
-        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${n}"));
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ${}", args.len() + 1));
         let mut query = sqlx::query(&sql);
-        for t in &text {
-            query = query.bind(t.clone());
-        }
-        for v in &nums {
-            query = query.bind(*v);
+        for a in args {
+            query = match a {
+                Arg::Text(t) => query.bind(t),
+                Arg::Num(n) => query.bind(n),
+            };
         }
         let rows = query
             .bind(q.limit.clamp(1, MAX_AUDIT_PAGE))
