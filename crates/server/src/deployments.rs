@@ -160,12 +160,19 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
         .into_iter()
         .map(|(u, r)| json!({"user": u, "role": r}))
         .collect();
-    let entries = state.store.watchlist(&d.id).await?;
-    let overridden = entries
-        .iter()
-        .filter(|e| e.quality_override.is_some())
-        .count();
-    let activation_warnings = d.activation_warnings(state.store.now(), entries.len(), overridden);
+    // Only someone who may activate now reads the warnings: the Watchlist
+    // is not read for every other view (the Operator's page reloads it on
+    // each reconnection).
+    let activation_warnings = if steps.contains(&Step::Activate) {
+        let entries = state.store.watchlist(&d.id).await?;
+        let overridden = entries
+            .iter()
+            .filter(|e| e.quality_override.is_some())
+            .count();
+        d.activation_warnings(state.store.now(), entries.len(), overridden)
+    } else {
+        Vec::new()
+    };
     Ok(json!({
         "activation_warnings": activation_warnings,
         "deployment": d,
