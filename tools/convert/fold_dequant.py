@@ -7,7 +7,12 @@ declares unused required inputs). Folding gives the weights OpenCV measures as e
 the original fp32 model (LFW 0.9942 vs 0.9940). The output is byte-for-byte reproducible
 for pinned onnx/numpy versions, so its sha256 is pinned by the caller.
 
-usage: python fold_dequant.py IN.onnx OUT.onnx [--dynamic-batch]
+With --free-size (detectors), the input's height and width and every output's cell
+count become symbolic, so the detector runs at an image's own size (padded to a multiple
+of 32) instead of a fixed 640x640 letterbox. YuNet's graph has no size-dependent
+constants (its reshapes use -1), so at 640x640 the outputs are bit-identical.
+
+usage: python fold_dequant.py IN.onnx OUT.onnx [--dynamic-batch] [--free-size]
 """
 import sys
 
@@ -17,6 +22,7 @@ from onnx import helper, numpy_helper
 
 src, dst = sys.argv[1], sys.argv[2]
 dynamic_batch = "--dynamic-batch" in sys.argv[3:]
+free_size = "--free-size" in sys.argv[3:]
 m = onnx.load(src)
 g = m.graph
 inits = {i.name: i for i in g.initializer}
@@ -67,6 +73,14 @@ g.input.extend(real_inputs)
 if dynamic_batch:
     for v in list(g.input) + list(g.output):
         v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del g.value_info[:]
+if free_size:
+    for v in g.input:
+        dims = v.type.tensor_type.shape.dim
+        dims[2].dim_param, dims[3].dim_param = "H", "W"
+    for v in g.output:
+        # [batch, cells, channels]: the cell count follows H and W.
+        v.type.tensor_type.shape.dim[1].dim_param = "cells"
     del g.value_info[:]
 for o in m.opset_import:
     if o.domain in ("", "ai.onnx"):

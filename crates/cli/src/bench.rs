@@ -319,13 +319,28 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
     let threads = commands::runtime(g).intra_threads;
 
     let mut rows = Vec::new();
-    for (w, h) in [(640, 480), (1920, 1080)] {
+    use vigil_vision::DetectionSize;
+    // The detector at its 640x640 letterbox, and (where its input size is
+    // free) at the frame's own size, and a 250 px photo at its own size.
+    let mut sizes = vec![
+        (640, 480, DetectionSize::Letterbox),
+        (1920, 1080, DetectionSize::Letterbox),
+    ];
+    if det.free_size() {
+        sizes.extend([
+            (1920, 1080, DetectionSize::UpTo(640)),
+            (1920, 1080, DetectionSize::UpTo(1920)),
+            (250, 250, DetectionSize::Letterbox),
+            (250, 250, DetectionSize::UpTo(640)),
+        ]);
+    }
+    for (w, h, size) in sizes {
         let f = frame(&photo, w, h)?;
         let s = time(a.iterations, || {
-            det.detect(&f).map(|_| ()).map_err(Into::into)
+            det.detect_sized(&f, size).map(|_| ()).map_err(Into::into)
         })?;
         rows.push((
-            format!("detect {w}x{h} ({})", det.id()),
+            format!("detect {w}x{h} at {size} ({})", det.id()),
             "ms/frame",
             s.median_ms,
             s.p95_ms,

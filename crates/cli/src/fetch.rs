@@ -211,7 +211,10 @@ fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
     let out = work.join("model.onnx");
     match recipe.recipe {
         Recipe::AsShipped => fs::write(&out, &original)?,
-        Recipe::FoldDequant { dynamic_batch } => {
+        Recipe::FoldDequant {
+            dynamic_batch,
+            free_size,
+        } => {
             eprintln!("converting {} (folding block-wise quantisation)", recipe.id);
             let input = work.join("original.onnx");
             fs::write(&input, &original)?;
@@ -224,6 +227,9 @@ fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
             cmd.arg(&script).arg(&input).arg(&out);
             if dynamic_batch {
                 cmd.arg("--dynamic-batch");
+            }
+            if free_size {
+                cmd.arg("--free-size");
             }
             run(&mut cmd, "fold_dequant.py")?;
         }

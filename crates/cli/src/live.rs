@@ -55,6 +55,7 @@ pub fn parse_camera(spec: &str) -> Result<CameraSetup> {
     let mut camera = CameraConfig::new(name, url);
     let mut zone = Zone::default();
     let mut max_faces = 20;
+    let mut detection_size = vigil_vision::DetectionSize::Letterbox;
     for opt in parts {
         let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
         match k {
@@ -70,6 +71,10 @@ pub fn parse_camera(spec: &str) -> Result<CameraSetup> {
             "zone" => zone.polygon = Zone::parse_polygon(v).map_err(anyhow::Error::msg)?,
             "min-ied" => zone.min_inter_eye_distance = v.parse().context("min-ied")?,
             "max-faces" => max_faces = v.parse().context("max-faces")?,
+            "detect-size" => {
+                detection_size =
+                    vigil_vision::DetectionSize::parse(v).map_err(anyhow::Error::msg)?
+            }
             other => bail!("unknown camera option {other:?}"),
         }
     }
@@ -90,6 +95,7 @@ pub fn parse_camera(spec: &str) -> Result<CameraSetup> {
         zone,
         max_faces,
         footage: None,
+        detection_size,
     })
 }
 
@@ -353,7 +359,7 @@ mod tests {
 
     #[test]
     fn camera_specs_parse_with_options() {
-        let c = parse_camera("north=rtsp://10.0.0.5/stream,fps=8,size=1920x1080,zone=0:0;100:0;100:100,min-ied=60,max-faces=5").unwrap();
+        let c = parse_camera("north=rtsp://10.0.0.5/stream,fps=8,size=1920x1080,zone=0:0;100:0;100:100,min-ied=60,max-faces=5,detect-size=1920").unwrap();
         assert_eq!(c.camera.name, "north");
         assert_eq!(c.camera.url, "rtsp://10.0.0.5/stream");
         assert_eq!(
@@ -362,6 +368,8 @@ mod tests {
         );
         assert_eq!(c.zone.polygon.len(), 3);
         assert_eq!((c.zone.min_inter_eye_distance, c.max_faces), (60.0, 5));
+        assert_eq!(c.detection_size, vigil_vision::DetectionSize::UpTo(1920));
+        assert!(parse_camera("n=/v.mp4,detect-size=9").is_err());
         let f = parse_camera("door=clip.mkv,loop,realtime").unwrap();
         assert!(f.camera.looped && f.camera.realtime && f.camera.is_file());
     }

@@ -19,8 +19,11 @@ use crate::Global;
 
 /// The server's `probe_faces` hook over this process's face engine.
 pub fn probe_hook(engine: Arc<FaceEngine>, limits: DecodeLimits) -> vigil_server::ProbeFacesFn {
-    Arc::new(move |bytes: &[u8], content_type: &str| {
-        vigil_live::media::read_probe_media(&engine, bytes, content_type, limits)
+    Arc::new(move |bytes: &[u8], content_type: &str, size: Option<u32>| {
+        let size = size.map_or(vigil_vision::DetectionSize::Letterbox, |n| {
+            vigil_vision::DetectionSize::UpTo(n)
+        });
+        vigil_live::media::read_probe_media(&engine, bytes, content_type, limits, size)
     })
 }
 
@@ -389,8 +392,14 @@ pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
     let mut rank1 = 0;
     for _ in 0..a.iterations.max(1) {
         let t0 = Instant::now();
-        let media = vigil_live::media::read_probe_media(&engine, &probe, "image/jpeg", limits)
-            .map_err(anyhow::Error::msg)?;
+        let media = vigil_live::media::read_probe_media(
+            &engine,
+            &probe,
+            "image/jpeg",
+            limits,
+            Default::default(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let t1 = Instant::now();
         let faces = vigil_server::rfr::search_faces(&index, media.faces, 20);
         let t2 = Instant::now();

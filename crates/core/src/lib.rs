@@ -12,6 +12,7 @@ pub mod deployment;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod metrics;
+pub mod opportunity;
 pub mod retention;
 pub mod template;
 pub mod watchlist;

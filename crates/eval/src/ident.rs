@@ -425,3 +425,134 @@ mod tests {
         assert_eq!(c.non_mated.len(), 5);
     }
 }
+
+/// How a Recognition Opportunity's looks become a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackRule {
+    /// Its first look alone.
+    OneLook,
+    /// Any single look reaching the Threshold (each look searched alone).
+    AnyLook,
+    /// Each time a look arrives, the fused template of the looks so far
+    /// (`vigil_core::opportunity::Looks`, what the live pipeline does).
+    Fused,
+}
+
+/// Searches by Recognition Opportunities instead of single images: each
+/// track (an identity and the rows of its looks, in arrival order) is
+/// searched against a gallery of one row per identity, under `rule`.
+/// Every track is a non-mated search against the others; a track whose
+/// identity is enrolled is also a mated search. The score against an
+/// identity is the best over the track's decisions.
+pub fn track_searches(
+    t: &Templates,
+    gallery: &[(u32, usize)],
+    tracks: &[(u32, Vec<usize>)],
+    rule: TrackRule,
+) -> Vec<Search> {
+    let mut out = Vec::new();
+    for (id, looks) in tracks {
+        let probes: Vec<Vec<f32>> = match rule {
+            TrackRule::OneLook => looks
+                .first()
+                .map(|&i| t.row(i).to_vec())
+                .into_iter()
+                .collect(),
+            TrackRule::AnyLook => looks.iter().map(|&i| t.row(i).to_vec()).collect(),
+            TrackRule::Fused => {
+                let mut fused = vigil_core::opportunity::Looks::default();
+                looks
+                    .iter()
+                    .filter_map(|&i| {
+                        let look = vigil_core::Template::from_raw("eval", t.row(i)).ok()?;
+                        fused.add(1.0, look).ok().map(|f| f.vector)
+                    })
+                    .collect()
+            }
+        };
+        if probes.is_empty() {
+            continue;
+        }
+        let score = |g: usize| {
+            probes
+                .iter()
+                .map(|p| dot(p, t.row(g)))
+                .fold(f32::NEG_INFINITY, f32::max)
+        };
+        let mut others: Vec<f32> = gallery
+            .iter()
+            .filter(|(g, _)| g != id)
+            .map(|&(_, g)| score(g))
+            .collect();
+        let candidates = others.len();
+        others.sort_unstable_by(|a, b| b.total_cmp(a));
+        others.truncate(TOP);
+        let mate = gallery
+            .iter()
+            .find(|(g, _)| g == id)
+            .map(|&(_, g)| score(g));
+        out.push(Search {
+            mate: None,
+            others: others.clone(),
+            candidates,
+        });
+        if mate.is_some() {
+            out.push(Search {
+                mate,
+                others,
+                candidates,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod track_tests {
+    use super::*;
+
+    #[test]
+    fn fused_looks_find_a_mate_that_no_single_look_reaches() {
+        // Identity 1 enrolled at [1, 0, 0]; its two looks each lean away
+        // in opposite directions, so each alone scores 0.6 but their mean
+        // points straight at the reference.
+        let data = vec![
+            1.0, 0.0, 0.0, // 0: identity 1, enrolled
+            0.0, 1.0, 0.0, // 1: identity 2, enrolled
+            0.6, 0.8, 0.0, // 2: identity 1, look 1
+            0.6, -0.8, 0.0, // 3: identity 1, look 2
+        ];
+        let identity = [1, 2, 1, 1];
+        let t = Templates {
+            dim: 3,
+            data: &data,
+            identity: &identity,
+        };
+        let gallery = [(1, 0), (2, 1)];
+        let tracks = [(1, vec![2, 3])];
+        let mate = |rule| {
+            track_searches(&t, &gallery, &tracks, rule)
+                .iter()
+                .find_map(|s| s.mate)
+                .unwrap()
+        };
+        assert!((mate(TrackRule::OneLook) - 0.6).abs() < 1e-6);
+        assert!((mate(TrackRule::AnyLook) - 0.6).abs() < 1e-6);
+        assert!((mate(TrackRule::Fused) - 1.0).abs() < 1e-6);
+        // The non-mated side: the best look against identity 2 (0.8) is
+        // what any-look decides on; the fused template scores 0.8 then 0.
+        let non = |rule| {
+            track_searches(&t, &gallery, &tracks, rule)
+                .iter()
+                .find(|s| s.mate.is_none())
+                .unwrap()
+                .others[0]
+        };
+        assert!((non(TrackRule::AnyLook) - 0.8).abs() < 1e-6);
+        assert!(
+            (non(TrackRule::Fused) - 0.8).abs() < 1e-6,
+            "its first decision"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use crate::ffmpeg::Ffmpeg;
 use image::RgbImage;
 use vigil_core::template::dot;
 use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
-use vigil_vision::{DecodeLimits, Face, FaceEngine};
+use vigil_vision::{DecodeLimits, DetectionSize, Face, FaceEngine};
 
 /// Faces searched from one still (the largest first).
 const MAX_FACES_PER_IMAGE: usize = 20;
@@ -47,9 +47,16 @@ fn probe_face(image: &RgbImage, f: &Face) -> Option<ProbeFaceTemplate> {
 /// Every face of a still, largest first. Faces below the quality gate are
 /// still searched (an investigator may have nothing better) but carry the
 /// gate's reasons to the reviewer.
-fn still(engine: &FaceEngine, bytes: &[u8], limits: DecodeLimits) -> Result<ProbeMedia, String> {
+fn still(
+    engine: &FaceEngine,
+    bytes: &[u8],
+    limits: DecodeLimits,
+    size: DetectionSize,
+) -> Result<ProbeMedia, String> {
     let image = vigil_vision::image_io::decode(bytes, limits).map_err(|e| e.to_string())?;
-    let mut faces = engine.analyse(&image).map_err(|e| e.to_string())?;
+    let mut faces = engine
+        .analyse_sized(&image, size)
+        .map_err(|e| e.to_string())?;
     faces.sort_by(|a, b| {
         b.quality
             .inter_eye_distance
@@ -131,7 +138,12 @@ fn memory_file(bytes: &[u8]) -> Result<std::fs::File, String> {
 /// protocol and only from the in-memory upload: a playlist or concat file
 /// naming other files or URLs is refused before it is opened.
 #[cfg(target_os = "linux")]
-fn video(engine: &FaceEngine, bytes: &[u8], container: &str) -> Result<ProbeMedia, String> {
+fn video(
+    engine: &FaceEngine,
+    bytes: &[u8],
+    container: &str,
+    size: DetectionSize,
+) -> Result<ProbeMedia, String> {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     let media = memory_file(bytes)?;
@@ -190,7 +202,7 @@ fn video(engine: &FaceEngine, bytes: &[u8], container: &str) -> Result<ProbeMedi
     let mut analysis = Ok(());
     while let Some(frame) = read_ppm(&mut r) {
         frames += 1;
-        let faces = match engine.analyse(&frame) {
+        let faces = match engine.analyse_sized(&frame, size) {
             Ok(f) => f,
             Err(e) => {
                 analysis = Err(e.to_string());
@@ -252,7 +264,7 @@ fn video(engine: &FaceEngine, bytes: &[u8], container: &str) -> Result<ProbeMedi
 }
 
 #[cfg(not(target_os = "linux"))]
-fn video(_: &FaceEngine, _: &[u8], _: &str) -> Result<ProbeMedia, String> {
+fn video(_: &FaceEngine, _: &[u8], _: &str, _: DetectionSize) -> Result<ProbeMedia, String> {
     Err("video searches need Linux (the upload is read from memory)".into())
 }
 
@@ -281,12 +293,13 @@ pub fn read_probe_media(
     bytes: &[u8],
     content_type: &str,
     limits: DecodeLimits,
+    size: DetectionSize,
 ) -> Result<ProbeMedia, String> {
     match video_container(bytes) {
-        Some(container) => video(engine, bytes, container),
+        Some(container) => video(engine, bytes, container, size),
         None if content_type.starts_with("video/") => {
             Err("not a video this server reads: send MP4/MOV, Matroska/WebM, AVI or MPEG-TS".into())
         }
-        None => still(engine, bytes, limits),
+        None => still(engine, bytes, limits, size),
     }
 }

@@ -1,11 +1,15 @@
 //! The live pipeline: per camera, frames → faces → tracks → matches →
 //! Alerts, only while the Deployment is Active.
 //!
-//! Privacy is structural here (LFR-5): a face's crop and template exist
-//! only in local variables of one frame's processing; a track keeps
-//! geometry, a quality score and which subjects it already alerted on. When
-//! a track ends without an Alert, all that remains of the person is +1 on
-//! the passers-by counter. Only an Alert's Probe crop goes anywhere: to the
+//! Each Recognition Opportunity (one track) is judged on the fused template
+//! of its best few looks (`vigil_core::opportunity`), searched each time a
+//! better look arrives, rather than on one frame.
+//!
+//! Privacy is structural here (LFR-5): a face's crop exists only in local
+//! variables of one frame's processing; a track keeps geometry, the
+//! templates of its best three looks (in memory) and which subjects it
+//! already alerted on. When a track ends without an Alert, all that remains
+//! of the person is +1 on the passers-by counter. Only an Alert's Probe crop goes anywhere: to the
 //! store, encrypted under the Deployment's key.
 
 use std::collections::{HashMap, HashSet};
@@ -16,11 +20,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use image::RgbImage;
 use serde::Serialize;
+use vigil_core::opportunity::Looks;
 use vigil_core::Millis;
 use vigil_gallery::Gallery;
 use vigil_store::alerts::NewAlert;
 use vigil_store::Store;
-use vigil_vision::{image_io, quality, FaceEngine, QualityGate};
+use vigil_vision::{image_io, quality, DetectionSize, FaceEngine, QualityGate};
 
 use crate::ingest::{CameraConfig, Stream, StreamState};
 use crate::tracker::{Tracker, TrackerConfig};
@@ -36,6 +41,8 @@ pub struct CameraSetup {
     pub max_faces: usize,
     /// Record the camera's footage while the Deployment is Active.
     pub footage: Option<FootageSetup>,
+    /// How large the detector sees each frame.
+    pub detection_size: DetectionSize,
 }
 
 /// Where a camera's footage goes and how it is cut.
@@ -353,7 +360,7 @@ pub const RT_BUCKETS_MS: [f64; 10] = [
 
 struct TrackState {
     first_seen: Instant,
-    best_quality: f32,
+    looks: Looks,
     alerted: HashSet<String>,
 }
 
@@ -437,7 +444,10 @@ impl Worker {
         tracker: &mut Tracker,
         tracks: &mut HashMap<u64, TrackState>,
     ) -> Result<(), LiveError> {
-        let mut dets = self.engine.detector().detect(image)?;
+        let mut dets = self
+            .engine
+            .detector()
+            .detect_sized(image, self.setup.detection_size)?;
         // Every face in the frame, for pixelating the bystanders in an
         // Alert's scene frame.
         let all_boxes: Vec<[f32; 4]> = dets.iter().map(|d| d.bbox).collect();
@@ -473,7 +483,7 @@ impl Worker {
         for (det, &track_id) in dets.iter().zip(&update.assigned) {
             let state = tracks.entry(track_id).or_insert_with(|| TrackState {
                 first_seen: captured,
-                best_quality: 0.0,
+                looks: Looks::default(),
                 alerted: HashSet::new(),
             });
             let q = quality::measure(image, det)?;
@@ -481,9 +491,8 @@ impl Worker {
                 continue;
             }
             let score = face_score(&q);
-            if score > state.best_quality * 1.1 {
-                state.best_quality = score;
-                to_embed.push((det.clone(), track_id));
+            if state.looks.wants(score) {
+                to_embed.push((det.clone(), track_id, score, q));
             }
         }
         if to_embed.is_empty() {
@@ -492,31 +501,32 @@ impl Worker {
         let Some(rec) = self.engine.recogniser() else {
             return Ok(());
         };
-        let ds: Vec<_> = to_embed.iter().map(|(d, _)| d.clone()).collect();
+        let ds: Vec<_> = to_embed.iter().map(|(d, ..)| d.clone()).collect();
         let templates = rec.embed(image, &ds)?;
         let watchlist = self
             .watchlist
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for ((det, track_id), template) in to_embed.iter().zip(templates) {
+        for ((det, track_id, look_quality, q), template) in to_embed.iter().zip(templates) {
+            let Some(state) = tracks.get_mut(track_id) else {
+                continue;
+            };
+            let fused = state
+                .looks
+                .add(*look_quality, template)
+                .map_err(|e| LiveError::Watchlist(e.to_string()))?;
             let candidates = watchlist
                 .gallery
-                .search(&template, 5)
+                .search(&fused, 5)
                 .map_err(|e| LiveError::Watchlist(e.to_string()))?;
             for c in candidates.into_iter().filter(|c| c.score >= self.threshold) {
-                let Some(state) = tracks.get_mut(track_id) else {
-                    continue;
-                };
                 // At most one Alert per (Recognition Opportunity, subject).
                 if !state.alerted.insert(c.subject.clone()) {
                     continue;
                 }
                 let first_seen = wall_ms(state.first_seen);
-                let quality = quality::measure(image, det)
-                    .ok()
-                    .and_then(|q| serde_json::to_string(&q).ok())
-                    .unwrap_or_default();
+                let quality = serde_json::to_string(q).unwrap_or_default();
                 let alert = NewAlert {
                     deployment_id: self.link.deployment_id.clone(),
                     camera: self.setup.camera.name.clone(),

@@ -196,6 +196,7 @@ fn camera(name: &str, url: &Path) -> CameraSetup {
         zone: Zone::default(),
         max_faces: 10,
         footage: None,
+        detection_size: Default::default(),
     }
 }
 
@@ -378,12 +379,14 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
                 zone: Zone::default(),
                 max_faces: 10,
                 footage: None,
+                detection_size: Default::default(),
             },
             CameraSetup {
                 camera: broken,
                 zone: Zone::default(),
                 max_faces: 10,
                 footage: None,
+                detection_size: Default::default(),
             },
             camera("file", &video),
         ],

@@ -32,13 +32,14 @@ $('zone-snapshot').onclick=async()=>{if(!editing){say('Register the camera first
   const url=URL.createObjectURL(await r.blob());const img=new Image();img.onload=()=>{snap=img;draw();URL.revokeObjectURL(url);$('zone-canvas').dataset.snapshot='1'};img.src=url}catch(x){say(x.message,true)}};
 function edit(c){editing=c.id;$('form-title').textContent='Change '+c.name;$('cam-save').textContent='Save';$('cam-cancel').hidden=false;$('clear-box').hidden=!c.has_credentials;
  $('cam-name').value=c.name;$('cam-url').value=c.url;$('cam-user').value='';$('cam-pass').value='';$('cam-clear').checked=false;$('cam-fps').value=c.fps;
- $('cam-size').value=c.width+'x'+c.height;$('cam-ied').value=c.min_inter_eye_distance;$('cam-faces').value=c.max_faces;$('cam-footage').checked=c.record_footage;$('cam-loop').checked=c.looped;
+ $('cam-size').value=c.width+'x'+c.height;$('cam-ied').value=c.min_inter_eye_distance;$('cam-faces').value=c.max_faces;$('cam-detect').value=c.detection_size||'';$('cam-footage').checked=c.record_footage;$('cam-loop').checked=c.looped;
  zone=c.zone.map(p=>[p[0],p[1]]);snap=null;draw();$('cam-name').focus()}
 function reset(){editing=null;$('camera-form').reset();$('form-title').textContent='Register a camera';$('cam-save').textContent='Register';$('cam-cancel').hidden=true;$('clear-box').hidden=true;zone=[];snap=null;draw()}
 $('cam-cancel').onclick=reset;
 $('camera-form').onsubmit=async e=>{e.preventDefault();const [w,h]=size();
  const body={name:$('cam-name').value,url:$('cam-url').value,fps:+$('cam-fps').value,width:w,height:h,zone,min_inter_eye_distance:+$('cam-ied').value,
   max_faces:+$('cam-faces').value,record_footage:$('cam-footage').checked,looped:$('cam-loop').checked};
+ if($('cam-detect').value)body.detection_size=+$('cam-detect').value;
  if($('cam-user').value)body.credentials={username:$('cam-user').value,password:$('cam-pass').value};
  try{if(editing){if($('cam-clear').checked)body.clear_credentials=true;await api('PATCH','/api/v1/cameras/'+encodeURIComponent(editing),body);say('Saved '+body.name)}
   else{const c=await api('POST','/api/v1/cameras',body);say('Registered '+c.name+': change it to draw its Zone on a snapshot')}

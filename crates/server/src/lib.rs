@@ -78,7 +78,11 @@ pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>
 pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
 /// Finds and encodes the faces in a searched still or video (bytes,
 /// content type), or says why it cannot read them.
-pub type ProbeFacesFn = Arc<dyn Fn(&[u8], &str) -> Result<rfr::ProbeMedia, String> + Send + Sync>;
+/// Reads searched media: its bytes, its declared content type, and the long
+/// side at which the detector should see it (`None`: the detector's own
+/// 640x640 input).
+pub type ProbeFacesFn =
+    Arc<dyn Fn(&[u8], &str, Option<u32>) -> Result<rfr::ProbeMedia, String> + Send + Sync>;
 pub type ThresholdAdviceFn = Arc<dyn Fn(f64, usize) -> Option<serde_json::Value> + Send + Sync>;
 
 /// What the server learns from the stages it does not depend on: the

@@ -88,6 +88,7 @@ struct Upload {
     case_ref: String,
     reason: String,
     k: Option<usize>,
+    detection_size: Option<u32>,
     media: Option<(axum::body::Bytes, String)>,
 }
 
@@ -127,6 +128,20 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
                         .map_err(|_| bad("k must be a whole number"))?,
                 )
             }
+            "detection_size" => {
+                let n: u32 = text()
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad("detection_size must be a whole number of pixels"))?;
+                if !vigil_core::camera::DETECTION_SIZES.contains(&n) {
+                    return Err(bad(format!(
+                        "detection_size must lie between {} and {} pixels",
+                        vigil_core::camera::DETECTION_SIZES.start(),
+                        vigil_core::camera::DETECTION_SIZES.end()
+                    )));
+                }
+                u.detection_size = Some(n);
+            }
             "media" => u.media = Some((bytes, content_type)),
             other => return Err(bad(format!("unknown field {other}"))),
         }
@@ -135,9 +150,9 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
 }
 
 /// `POST /api/v1/rfr/searches` (multipart: `media`, `case_ref`, `reason`,
-/// optional `kind` = rfr|oifr and `k`).
+/// optional `kind` = rfr|oifr, `k` and `detection_size`).
 #[utoipa::path(post, path = "/api/v1/rfr/searches", tag = "search",
-    request_body(content_type = "multipart/form-data", description = "media (still or video), case_ref, reason, kind (rfr|oifr), k (candidates per face, at most 100)"),
+    request_body(content_type = "multipart/form-data", description = "media (still or video), case_ref, reason, kind (rfr|oifr), k (candidates per face, at most 100), detection_size (optional: the long side in pixels at which faces are looked for, 64-4096; a large photo with small faces needs its own size; default the detector's 640x640)"),
     responses((status = 200, description = "The search record with ranked candidates per face; a lead, never an identification"),
         (status = 400, description = "No case reference, reason or media; unknown field", body = ErrorBody),
         (status = 401, description = "Not logged in", body = ErrorBody),
@@ -195,7 +210,8 @@ pub async fn create(
         .probe_faces
         .clone()
         .ok_or_else(|| unavailable("face engine"))?;
-    let found = tokio::task::spawn_blocking(move || probe(&media, &content_type))
+    let detection_size = u.detection_size;
+    let found = tokio::task::spawn_blocking(move || probe(&media, &content_type, detection_size))
         .await
         .map_err(|_| {
             ApiError::new(

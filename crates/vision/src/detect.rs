@@ -1,9 +1,14 @@
 //! Face detection: boxes, confidence and five landmarks for every face.
 //!
 //! Both supported detectors (YuNet, SCRFD) are anchor-free heads on strides
-//! 8, 16 and 32 over a fixed 640x640 letterboxed input; they differ only in
-//! output names, anchors per cell and how offsets are encoded, which the
-//! pack's [`DetectorDecoding`] selects.
+//! 8, 16 and 32; they differ only in output names, anchors per cell and how
+//! offsets are encoded, which the pack's [`DetectorDecoding`] selects.
+//!
+//! SCRFD as shipped takes a fixed 640x640 input, so every image is
+//! letterboxed into it. The YuNet pack's input size is free (the converter
+//! makes it so), so it can also see an image at its own size: a 1080p frame
+//! whose faces are 27 px wide loses them when shrunk to 640 px and keeps
+//! them at 1920 px; a 250 px photo need not be blown up to 640.
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -26,6 +31,51 @@ pub struct Detection {
 }
 
 const STRIDES: [usize; 3] = [8, 16, 32];
+
+/// How large an image the detector sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectionSize {
+    /// Scaled up or down to fit the pack's fixed input (640x640), as every
+    /// detector supports.
+    #[default]
+    Letterbox,
+    /// Scaled down (never up) so the long side is at most this many pixels,
+    /// then padded to a multiple of 32. A detector with a fixed input falls
+    /// back to [`DetectionSize::Letterbox`].
+    UpTo(u32),
+}
+
+impl DetectionSize {
+    /// The smallest and largest long side accepted for [`DetectionSize::UpTo`].
+    pub const RANGE: std::ops::RangeInclusive<u32> = 64..=4096;
+
+    /// `letterbox`, or a long side in pixels (`native` for 4096: the image's
+    /// own size for any camera or photo up to 4K).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "letterbox" | "fixed" => Ok(Self::Letterbox),
+            "native" => Ok(Self::UpTo(*Self::RANGE.end())),
+            n => match n.parse::<u32>() {
+                Ok(v) if Self::RANGE.contains(&v) => Ok(Self::UpTo(v)),
+                _ => Err(format!(
+                    "detection size {s:?}: expected letterbox, native or a long side of {}-{} pixels",
+                    Self::RANGE.start(),
+                    Self::RANGE.end()
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for DetectionSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Letterbox => f.write_str("letterbox"),
+            Self::UpTo(n) => write!(f, "{n}"),
+        }
+    }
+}
 
 pub struct Detector {
     manifest: Manifest,
@@ -93,18 +143,41 @@ impl Detector {
         self.provider
     }
 
-    /// Detects every face in `image` scoring at least the pack's threshold.
+    /// Whether the model takes any input size (else only the pack's own).
+    pub fn free_size(&self) -> bool {
+        matches!(self.model.input_dims.as_slice(), [_, _, h, w] if *h < 0 && *w < 0)
+    }
+
+    /// Detects every face in `image` scoring at least the pack's threshold,
+    /// letterboxed into the pack's input size.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<Detection>, VisionError> {
+        self.detect_sized(image, DetectionSize::Letterbox)
+    }
+
+    /// Like [`Detector::detect`], at the given size.
+    pub fn detect_sized(
+        &self,
+        image: &RgbImage,
+        size: DetectionSize,
+    ) -> Result<Vec<Detection>, VisionError> {
         let spec = &self.manifest.input;
-        let (canvas, scale) = tensor::letterbox(image, spec.width, spec.height)?;
+        let (canvas, scale) = match size {
+            DetectionSize::UpTo(max_side) if self.free_size() => {
+                tensor::pad_to_multiple(image, max_side, STRIDES[2] as u32)?
+            }
+            _ => tensor::letterbox(image, spec.width, spec.height)?,
+        };
         let mut data = Vec::new();
         tensor::push_normalised(&canvas, spec, &mut data);
-        let outs = self.model.run(tensor::shape(spec, 1), &data)?;
+        let outs = self.model.run(
+            tensor::shape_of(spec, 1, canvas.width(), canvas.height()),
+            &data,
+        )?;
         let threshold = self.manifest.score_threshold.unwrap_or(0.6);
         let mut dets = Vec::new();
         for (level, &stride) in STRIDES.iter().enumerate() {
             let [a, b, bbox, kps] = self.outputs[level];
-            let cols = spec.width as usize / stride;
+            let cols = canvas.width() as usize / stride;
             let decoding = self.manifest.decoding.unwrap_or(DetectorDecoding::Yunet);
             decode_level(
                 decoding,
@@ -231,6 +304,23 @@ mod tests {
             score,
             landmarks: [[0.0; 2]; 5],
         }
+    }
+
+    #[test]
+    fn detection_sizes_parse_and_refuse_nonsense() {
+        assert_eq!(
+            DetectionSize::parse("letterbox"),
+            Ok(DetectionSize::Letterbox)
+        );
+        assert_eq!(DetectionSize::parse("1920"), Ok(DetectionSize::UpTo(1920)));
+        assert_eq!(
+            DetectionSize::parse("native"),
+            Ok(DetectionSize::UpTo(4096))
+        );
+        for bad in ["0", "63", "100000", "-5", "big", ""] {
+            assert!(DetectionSize::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(DetectionSize::UpTo(960).to_string(), "960");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use vigil_core::Template;
 
-use crate::detect::{Detection, Detector};
+use crate::detect::{Detection, DetectionSize, Detector};
 use crate::embed::Recogniser;
 use crate::pack::Pack;
 use crate::quality::{self, Quality, QualityGate, Verdict};
@@ -88,7 +88,17 @@ impl FaceEngine {
 
     /// Detects, measures and (with a recogniser) embeds every face.
     pub fn analyse(&self, image: &RgbImage) -> Result<Vec<Face>, VisionError> {
-        let dets = self.detector.detect(image)?;
+        self.analyse_sized(image, DetectionSize::Letterbox)
+    }
+
+    /// Like [`FaceEngine::analyse`], with the detector seeing the image at
+    /// `size` (small faces in a large photo need its own size).
+    pub fn analyse_sized(
+        &self,
+        image: &RgbImage,
+        size: DetectionSize,
+    ) -> Result<Vec<Face>, VisionError> {
+        let dets = self.detector.detect_sized(image, size)?;
         let templates = match &self.recogniser {
             Some(r) if !dets.is_empty() => r.embed(image, &dets)?.into_iter().map(Some).collect(),
             _ => vec![None; dets.len()],

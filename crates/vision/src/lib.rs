@@ -19,7 +19,7 @@ pub mod tensor;
 
 use std::path::PathBuf;
 
-pub use detect::{Detection, Detector};
+pub use detect::{Detection, DetectionSize, Detector};
 pub use embed::Recogniser;
 pub use engine::{
     EngineConfig, Face, FaceEngine, ReferenceVerdict, DEFAULT_DETECTOR, DEFAULT_RECOGNISER,

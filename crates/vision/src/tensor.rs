@@ -15,11 +15,10 @@ use ort::value::TensorRef;
 use crate::pack::{ColourOrder, InputSpec, Layout};
 use crate::VisionError;
 
-/// Appends one image (already `spec.width` x `spec.height`) to `out` as a
+/// Appends one image (already the model's input size) to `out` as a
 /// normalised tensor slice in the model's colour order and layout.
 pub fn push_normalised(image: &RgbImage, spec: &InputSpec, out: &mut Vec<f32>) {
-    let (w, h) = (spec.width as usize, spec.height as usize);
-    debug_assert_eq!(image.dimensions(), (spec.width, spec.height));
+    let (w, h) = (image.width() as usize, image.height() as usize);
     let order: [usize; 3] = match spec.colour {
         ColourOrder::Rgb => [0, 1, 2],
         ColourOrder::Bgr => [2, 1, 0],
@@ -51,11 +50,41 @@ pub fn push_normalised(image: &RgbImage, spec: &InputSpec, out: &mut Vec<f32>) {
 
 /// Tensor shape for a batch of `n` images.
 pub fn shape(spec: &InputSpec, n: usize) -> [usize; 4] {
-    let (w, h) = (spec.width as usize, spec.height as usize);
+    shape_of(spec, n, spec.width, spec.height)
+}
+
+/// Tensor shape for a batch of `n` images of `width` x `height` (a model
+/// with a free input size).
+pub fn shape_of(spec: &InputSpec, n: usize, width: u32, height: u32) -> [usize; 4] {
+    let (w, h) = (width as usize, height as usize);
     match spec.layout {
         Layout::Nchw => [n, 3, h, w],
         Layout::Nhwc => [n, h, w, 3],
     }
+}
+
+/// Scales an image down (never up) so its long side is at most `max_side`,
+/// and pastes it at the top-left of a black canvas whose sides are the next
+/// multiples of `multiple`. Returns the canvas and the scale from original
+/// to canvas pixels.
+pub fn pad_to_multiple(
+    image: &RgbImage,
+    max_side: u32,
+    multiple: u32,
+) -> Result<(RgbImage, f32), VisionError> {
+    let (w, h) = image.dimensions();
+    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+    let nw = ((w as f32 * scale).round() as u32).max(1);
+    let nh = ((h as f32 * scale).round() as u32).max(1);
+    let up = |v: u32| v.div_ceil(multiple) * multiple;
+    let (cw, ch) = (up(nw), up(nh));
+    if (nw, nh) == (cw, ch) {
+        return Ok((resize(image, nw, nh)?, scale));
+    }
+    let resized = resize(image, nw, nh)?;
+    let mut canvas = RgbImage::new(cw, ch);
+    image::imageops::replace(&mut canvas, &resized, 0, 0);
+    Ok((canvas, scale))
 }
 
 /// Resizes keeping the aspect ratio and pastes at the top-left of a
@@ -109,6 +138,8 @@ pub type Output = (Vec<usize>, Vec<f32>);
 pub struct Model {
     pub session: Mutex<Session>,
     pub input_name: String,
+    /// The first input's dimensions; a free (symbolic) one is negative.
+    pub input_dims: Vec<i64>,
     pub output_names: Vec<String>,
 }
 
@@ -119,6 +150,12 @@ impl Model {
             .first()
             .map(|i| i.name().to_string())
             .ok_or_else(|| VisionError::Runtime("model has no inputs".into()))?;
+        let input_dims = session
+            .inputs()
+            .first()
+            .and_then(|i| i.dtype().tensor_shape())
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
         let output_names = session
             .outputs()
             .iter()
@@ -127,6 +164,7 @@ impl Model {
         Ok(Self {
             session: Mutex::new(session),
             input_name,
+            input_dims,
             output_names,
         })
     }

@@ -331,3 +331,73 @@ fn reference_images_are_judged_fit_or_told_why_not() {
     let broken = e.judge_reference(b"\xff\xd8\xff\xe0 not a jpeg", Default::default());
     assert!(!broken.passed && broken.faces == 0 && !broken.reasons.is_empty());
 }
+
+/// YuNet's input size is free (the converter makes it so): at 640x640 it
+/// gives exactly what the letterbox gives, and at a 1080p frame's own size
+/// it finds faces about 24 px wide that shrinking to 640 px loses.
+#[test]
+fn yunet_at_its_own_size_finds_small_faces_that_the_letterbox_loses() {
+    use vigil_vision::DetectionSize;
+    let e = engine("yunet-2023mar", None);
+    let det = e.detector();
+    assert!(
+        det.free_size(),
+        "the YuNet pack's input size should be free"
+    );
+
+    // Same input, same answer: a 640x640 image letterboxed or at its size.
+    let square = image::imageops::resize(
+        &sample("obama_1.jpg"),
+        640,
+        640,
+        image::imageops::FilterType::Triangle,
+    );
+    assert_eq!(
+        det.detect_sized(&square, DetectionSize::Letterbox).unwrap(),
+        det.detect_sized(&square, DetectionSize::UpTo(640)).unwrap()
+    );
+
+    // A crowd of small faces in a 1080p frame: each portrait shrunk so its
+    // face is about 24 px wide, tiled across a grey frame.
+    let portrait = sample("obama_1.jpg");
+    let faces = e.analyse(&portrait).unwrap();
+    let f = largest(&faces);
+    let face_w = f.detection.bbox[2] - f.detection.bbox[0];
+    let scale = 24.0 / face_w;
+    let small = image::imageops::resize(
+        &portrait,
+        ((portrait.width() as f32 * scale) as u32).max(1),
+        ((portrait.height() as f32 * scale) as u32).max(1),
+        image::imageops::FilterType::Triangle,
+    );
+    let mut frame = RgbImage::from_pixel(1920, 1080, image::Rgb([128, 128, 128]));
+    let mut placed = 0;
+    for row in 0..4 {
+        for col in 0..8 {
+            let (x, y) = (60 + col * 230, 60 + row * 250);
+            if x + small.width() < 1920 && y + small.height() < 1080 {
+                image::imageops::replace(&mut frame, &small, x as i64, y as i64);
+                placed += 1;
+            }
+        }
+    }
+    assert!(placed >= 16, "placed {placed}");
+    let letterboxed = det.detect_sized(&frame, DetectionSize::Letterbox).unwrap();
+    let native = det.detect_sized(&frame, DetectionSize::UpTo(1920)).unwrap();
+    assert!(
+        native.len() >= placed * 9 / 10,
+        "at 1920 px: {} of {placed} faces",
+        native.len()
+    );
+    assert!(
+        letterboxed.len() * 2 < native.len(),
+        "at 640 px: {} faces, at 1920 px: {}",
+        letterboxed.len(),
+        native.len()
+    );
+    // Boxes are in frame pixels, around the faces that were placed.
+    for d in &native {
+        let w = d.bbox[2] - d.bbox[0];
+        assert!((15.0..50.0).contains(&w), "box width {w}");
+    }
+}

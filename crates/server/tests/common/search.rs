@@ -114,8 +114,11 @@ fn hooks(engine: Arc<FaceEngine>) -> Hooks {
         .expect("calibration (run scripts/setup.sh)"),
     );
     Hooks {
-        probe_faces: Some(Arc::new(move |b: &[u8], ct: &str| {
-            vigil_live::media::read_probe_media(&engine, b, ct, Default::default())
+        probe_faces: Some(Arc::new(move |b: &[u8], ct: &str, size: Option<u32>| {
+            let size = size.map_or(vigil_vision::DetectionSize::Letterbox, |n| {
+                vigil_vision::DetectionSize::UpTo(n)
+            });
+            vigil_live::media::read_probe_media(&engine, b, ct, Default::default(), size)
         })),
         threshold_advice: Some(Arc::new(move |far: f64, n: usize| {
             Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
