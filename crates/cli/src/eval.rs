@@ -1330,7 +1330,7 @@ fn track_fusion(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Va
     let data = labelled.data(kind);
     let t = Templates {
         dim: labelled.dim,
-        data: &data,
+        data,
         identity: &labelled.identity,
     };
     let mut by_id: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -1353,6 +1353,7 @@ fn track_fusion(labelled: &Rows, kind: TemplateKind, n: usize) -> serde_json::Va
         ident::TrackRule::OneLook,
         ident::TrackRule::AnyLook,
         ident::TrackRule::Fused,
+        ident::TrackRule::FusedOnce,
     ] {
         let s = ident::track_searches(&t, &gallery, &tracks, rule);
         let (fpir, _) = ident::fpir(&s, n, one_t);

@@ -5,6 +5,7 @@ mod bench;
 mod catalogue;
 mod commands;
 mod eval;
+mod eval_lfr;
 mod fetch;
 mod governance;
 mod live;
@@ -96,6 +97,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// The Threshold for a target False Alert Rate and Watchlist size.
     Threshold(eval::ThresholdArgs),
+    /// LFR's decisions on footage rendered from a labelled folder, through
+    /// the live matcher: Watchlist misses and false Alerts per rule.
+    EvalLfr(eval_lfr::EvalLfrArgs),
     /// Run Live Facial Recognition for a Deployment, headless.
     Live(live::LiveArgs),
     /// The demo: a seeded Deployment and live recognition on synthetic footage
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Eval(a) => eval::eval(&cli.global, &a),
         Command::Threshold(a) => eval::threshold(&cli.global, &a),
+        Command::EvalLfr(a) => eval_lfr::run(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
         Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
         Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),

@@ -167,3 +167,78 @@ const FLOOR_TAR_1E3: f64 = 0.995;
 const FLOOR_TAR_1E4: f64 = 0.985;
 const CEILING_EER: f64 = 0.003;
 const CEILING_FNIR_100: f64 = 0.03;
+
+/// `vigil eval-lfr` on a fixed sample of lfw-dev: 40 Watchlist people and
+/// 60 passers-by, each walking past as three photos in a row, through the
+/// live matcher. Judging each Recognition Opportunity on its fused looks
+/// must miss no more Watchlist people than judging its best look alone,
+/// and fewer at a high Threshold (this sample: 5 % against 15 % at 0.6).
+#[test]
+fn lfr_on_footage_rendered_from_lfw_dev_fuses_looks_and_stays_above_its_floors() {
+    let Some(d) = datasets() else {
+        eprintln!("../shared/datasets not present: LFR floors not checked");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("lfr.json");
+    vigil()
+        .arg("eval-lfr")
+        .arg(d.join("lfw-dev"))
+        .args([
+            "--watchlist",
+            "40",
+            "--passers",
+            "60",
+            "--frames-per-look",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .success();
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["watchlist_entries"], 40);
+    assert_eq!(r["non_mated_passes"], 60);
+    let rule = |looks: u64| {
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["looks_fused"] == looks)
+            .cloned()
+            .unwrap()
+    };
+    let at = |x: &Value, t: f64| {
+        x["at_thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| (f(&a["threshold"]) - t).abs() < 1e-4)
+            .cloned()
+            .unwrap()
+    };
+    let (one, fused) = (rule(1), rule(3));
+    for x in [&one, &fused] {
+        // One passer-by, one track: the tracker follows a face across
+        // changes of photo.
+        assert!(f(&x["tracks_per_pass"]) <= 1.25, "{x}");
+        let c = &x["at_calibrated_threshold"];
+        assert!(
+            f(&c["fnir"]) <= 0.10,
+            "FNIR at the calibrated Threshold: {c}"
+        );
+        assert!(
+            f(&c["fpir"]) <= 0.05,
+            "FPIR at the calibrated Threshold: {c}"
+        );
+    }
+    assert!(
+        f(&fused["searches_per_pass"]) > f(&one["searches_per_pass"]),
+        "fusion searches with more looks"
+    );
+    for t in [0.5, 0.55, 0.6] {
+        let (o, u) = (f(&at(&one, t)["fnir"]), f(&at(&fused, t)["fnir"]));
+        assert!(u <= o, "at {t}: fused FNIR {u} over one look's {o}");
+    }
+    assert!(f(&at(&fused, 0.6)["fnir"]) <= 0.10, "{fused}");
+}

@@ -437,6 +437,9 @@ pub enum TrackRule {
     /// Each time a look arrives, the fused template of the looks so far
     /// (`vigil_core::opportunity::Looks`, what the live pipeline does).
     Fused,
+    /// One decision, on the fused template of all the looks (as if the
+    /// Alert waited for the track to end).
+    FusedOnce,
 }
 
 /// Searches by Recognition Opportunities instead of single images: each
@@ -468,6 +471,18 @@ pub fn track_searches(
                         let look = vigil_core::Template::from_raw("eval", t.row(i)).ok()?;
                         fused.add(1.0, look).ok().map(|f| f.vector)
                     })
+                    .collect()
+            }
+            TrackRule::FusedOnce => {
+                let mut fused = vigil_core::opportunity::Looks::default();
+                looks
+                    .iter()
+                    .filter_map(|&i| {
+                        let look = vigil_core::Template::from_raw("eval", t.row(i)).ok()?;
+                        fused.add(1.0, look).ok().map(|f| f.vector)
+                    })
+                    .last()
+                    .into_iter()
                     .collect()
             }
         };
@@ -540,6 +555,7 @@ mod track_tests {
         assert!((mate(TrackRule::OneLook) - 0.6).abs() < 1e-6);
         assert!((mate(TrackRule::AnyLook) - 0.6).abs() < 1e-6);
         assert!((mate(TrackRule::Fused) - 1.0).abs() < 1e-6);
+        assert!((mate(TrackRule::FusedOnce) - 1.0).abs() < 1e-6);
         // The non-mated side: the best look against identity 2 (0.8) is
         // what any-look decides on; the fused template scores 0.8 then 0.
         let non = |rule| {
@@ -554,5 +570,6 @@ mod track_tests {
             (non(TrackRule::Fused) - 0.8).abs() < 1e-6,
             "its first decision"
         );
+        assert!(non(TrackRule::FusedOnce).abs() < 1e-6, "only the last");
     }
 }

@@ -11,6 +11,7 @@
 pub mod ffmpeg;
 pub mod footage;
 pub mod ingest;
+pub mod matcher;
 pub mod media;
 pub mod pipeline;
 pub mod stoppable;

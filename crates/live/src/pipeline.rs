@@ -1,18 +1,15 @@
-//! The live pipeline: per camera, frames → faces → tracks → matches →
-//! Alerts, only while the Deployment is Active.
-//!
-//! Each Recognition Opportunity (one track) is judged on the fused template
-//! of its best few looks (`vigil_core::opportunity`), searched each time a
-//! better look arrives, rather than on one frame.
+//! The live pipeline: per camera, frames from ingest → the [`Matcher`]
+//! (faces → tracks → fused looks → matches) → Alerts in the store, only
+//! while the Deployment is Active.
 //!
 //! Privacy is structural here (LFR-5): a face's crop exists only in local
 //! variables of one frame's processing; a track keeps geometry, the
 //! templates of its best three looks (in memory) and which subjects it
 //! already alerted on. When a track ends without an Alert, all that remains
-//! of the person is +1 on the passers-by counter. Only an Alert's Probe crop goes anywhere: to the
-//! store, encrypted under the Deployment's key.
+//! of the person is +1 on the passers-by counter. Only an Alert's Probe
+//! crop goes anywhere: to the store, encrypted under the Deployment's key.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -20,15 +17,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use image::RgbImage;
 use serde::Serialize;
-use vigil_core::opportunity::Looks;
 use vigil_core::Millis;
 use vigil_gallery::Gallery;
 use vigil_store::alerts::NewAlert;
 use vigil_store::Store;
-use vigil_vision::{image_io, quality, DetectionSize, FaceEngine, QualityGate};
+use vigil_vision::{image_io, DetectionSize, FaceEngine};
 
 use crate::ingest::{CameraConfig, Stream, StreamState};
-use crate::tracker::{Tracker, TrackerConfig};
+use crate::matcher::{Matcher, MatcherSettings};
 use crate::zone::Zone;
 use crate::LiveError;
 
@@ -358,12 +354,6 @@ pub const RT_BUCKETS_MS: [f64; 10] = [
     25.0, 50.0, 100.0, 200.0, 350.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
 ];
 
-struct TrackState {
-    first_seen: Instant,
-    looks: Looks,
-    alerted: HashSet<String>,
-}
-
 struct Worker {
     setup: CameraSetup,
     stream: Arc<Stream>,
@@ -371,8 +361,7 @@ struct Worker {
     engine: Arc<FaceEngine>,
     watchlist: SharedWatchlist,
     link: Arc<DeploymentLink>,
-    threshold: f32,
-    gate: QualityGate,
+    matcher: Matcher,
     stop: Arc<AtomicBool>,
 }
 
@@ -383,17 +372,8 @@ fn wall_ms(at: Instant) -> Millis {
     now_wall - at.elapsed().as_millis() as i64
 }
 
-/// How good a face is for recognition: big, frontal, sharp.
-fn face_score(q: &vigil_vision::Quality) -> f32 {
-    q.inter_eye_distance
-        * (1.0 - q.yaw_degrees.abs() / 90.0).max(0.0)
-        * (q.sharpness / 100.0).min(1.0)
-}
-
 impl Worker {
-    fn run(self) {
-        let mut tracker = Tracker::new(TrackerConfig::default());
-        let mut tracks: HashMap<u64, TrackState> = HashMap::new();
+    fn run(mut self) {
         loop {
             if self.stop.load(Ordering::SeqCst) {
                 break;
@@ -403,9 +383,8 @@ impl Worker {
                 Gate::Paused => {
                     // Frames keep arriving (so the stream stays healthy) but
                     // none is analysed; open tracks end unrecognised.
-                    for t in tracker.finish() {
-                        self.end_track(&t, &mut tracks);
-                    }
+                    let ended = self.matcher.finish();
+                    self.count_passers(ended);
                     if self.stream.next_frame(Duration::from_millis(200)).is_some() {
                         self.stats.frames_paused.fetch_add(1, Ordering::Relaxed);
                     }
@@ -419,149 +398,74 @@ impl Worker {
                 }
                 continue;
             };
-            if let Err(e) = self.process(&frame.image, frame.captured, &mut tracker, &mut tracks) {
+            if let Err(e) = self.process(&frame.image, frame.captured) {
                 tracing::error!(camera = %self.setup.camera.name, error = %e, "frame processing failed");
             }
             self.stats.frames_processed.fetch_add(1, Ordering::Relaxed);
         }
-        for t in tracker.finish() {
-            self.end_track(&t, &mut tracks);
+        let ended = self.matcher.finish();
+        self.count_passers(ended);
+    }
+
+    fn count_passers(&self, n: u64) {
+        if n > 0 {
+            self.stats.passers_by.fetch_add(n, Ordering::Relaxed);
+            self.link.add_passers(n);
         }
     }
 
-    fn end_track(&self, t: &crate::tracker::Track, tracks: &mut HashMap<u64, TrackState>) {
-        tracks.remove(&t.id);
-        if t.hits >= 2 {
-            self.stats.passers_by.fetch_add(1, Ordering::Relaxed);
-            self.link.add_passers(1);
-        }
-    }
-
-    fn process(
-        &self,
-        image: &RgbImage,
-        captured: Instant,
-        tracker: &mut Tracker,
-        tracks: &mut HashMap<u64, TrackState>,
-    ) -> Result<(), LiveError> {
-        let mut dets = self
-            .engine
-            .detector()
-            .detect_sized(image, self.setup.detection_size)?;
-        // Every face in the frame, for pixelating the bystanders in an
-        // Alert's scene frame.
-        let all_boxes: Vec<[f32; 4]> = dets.iter().map(|d| d.bbox).collect();
-        dets.retain(|d| {
-            let eyes = [
-                (d.landmarks[0][0] + d.landmarks[1][0]) / 2.0,
-                (d.landmarks[0][1] + d.landmarks[1][1]) / 2.0,
-            ];
-            self.setup.zone.contains(eyes)
-        });
-        dets.sort_by(|a, b| {
-            ((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1]))
-                .total_cmp(&((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1])))
-        });
-        if dets.len() > self.setup.max_faces {
-            self.stats.faces_over_limit.fetch_add(
-                (dets.len() - self.setup.max_faces) as u64,
-                Ordering::Relaxed,
-            );
-            dets.truncate(self.setup.max_faces);
-        }
-        self.stats
-            .faces
-            .fetch_add(dets.len() as u64, Ordering::Relaxed);
-        let boxes: Vec<[f32; 4]> = dets.iter().map(|d| d.bbox).collect();
-        let update = tracker.update(&boxes);
-        for t in &update.ended {
-            self.end_track(t, tracks);
-        }
-        // Decide which faces are worth a (new) template: usable and better
-        // than anything this track has had.
-        let mut to_embed = Vec::new();
-        for (det, &track_id) in dets.iter().zip(&update.assigned) {
-            let state = tracks.entry(track_id).or_insert_with(|| TrackState {
-                first_seen: captured,
-                looks: Looks::default(),
-                alerted: HashSet::new(),
-            });
-            let q = quality::measure(image, det)?;
-            if !self.gate.judge(&q).passed {
-                continue;
-            }
-            let score = face_score(&q);
-            if state.looks.wants(score) {
-                to_embed.push((det.clone(), track_id, score, q));
-            }
-        }
-        if to_embed.is_empty() {
-            return Ok(());
-        }
-        let Some(rec) = self.engine.recogniser() else {
-            return Ok(());
-        };
-        let ds: Vec<_> = to_embed.iter().map(|(d, ..)| d.clone()).collect();
-        let templates = rec.embed(image, &ds)?;
+    fn process(&mut self, image: &RgbImage, captured: Instant) -> Result<(), LiveError> {
         let watchlist = self
             .watchlist
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for ((det, track_id, look_quality, q), template) in to_embed.iter().zip(templates) {
-            let Some(state) = tracks.get_mut(track_id) else {
-                continue;
+        let out = self
+            .matcher
+            .process(&self.engine, &watchlist.gallery, image, captured)?;
+        self.stats
+            .faces
+            .fetch_add(out.faces as u64, Ordering::Relaxed);
+        self.stats
+            .faces_over_limit
+            .fetch_add(out.over_limit as u64, Ordering::Relaxed);
+        self.count_passers(out.passers_by);
+        for m in out.matches {
+            let first_seen = wall_ms(m.first_seen);
+            let alert = NewAlert {
+                deployment_id: self.link.deployment_id.clone(),
+                camera: self.setup.camera.name.clone(),
+                watchlist_entry_id: m.subject.clone(),
+                score: f64::from(m.score),
+                first_seen,
+                quality: serde_json::to_string(&m.quality).unwrap_or_default(),
+                probe_image: image_io::face_crop_jpeg(image, m.detection.bbox),
+                candidate_image: watchlist
+                    .candidate_images
+                    .get(&m.subject)
+                    .cloned()
+                    .unwrap_or_default(),
+                scene_image: Some(image_io::scene_jpeg(
+                    image,
+                    m.detection.bbox,
+                    &others(&out.all_boxes, m.detection.bbox),
+                    1280,
+                )),
             };
-            let fused = state
-                .looks
-                .add(*look_quality, template)
-                .map_err(|e| LiveError::Watchlist(e.to_string()))?;
-            let candidates = watchlist
-                .gallery
-                .search(&fused, 5)
-                .map_err(|e| LiveError::Watchlist(e.to_string()))?;
-            for c in candidates.into_iter().filter(|c| c.score >= self.threshold) {
-                // At most one Alert per (Recognition Opportunity, subject).
-                if !state.alerted.insert(c.subject.clone()) {
-                    continue;
+            match self.link.block_on(self.link.store.raise_alert(alert)) {
+                Ok(a) => {
+                    self.stats.alerts.fetch_add(1, Ordering::Relaxed);
+                    let rt = (a.raised - first_seen).max(0) as f64;
+                    self.stats
+                        .recognition_times_ms
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(rt);
+                    tracing::info!(camera = %self.setup.camera.name, alert = %a.id, score = m.score, "Alert raised");
                 }
-                let first_seen = wall_ms(state.first_seen);
-                let quality = serde_json::to_string(q).unwrap_or_default();
-                let alert = NewAlert {
-                    deployment_id: self.link.deployment_id.clone(),
-                    camera: self.setup.camera.name.clone(),
-                    watchlist_entry_id: c.subject.clone(),
-                    score: f64::from(c.score),
-                    first_seen,
-                    quality,
-                    probe_image: vigil_vision::image_io::face_crop_jpeg(image, det.bbox),
-                    candidate_image: watchlist
-                        .candidate_images
-                        .get(&c.subject)
-                        .cloned()
-                        .unwrap_or_default(),
-                    scene_image: Some(vigil_vision::image_io::scene_jpeg(
-                        image,
-                        det.bbox,
-                        &others(&all_boxes, det.bbox),
-                        1280,
-                    )),
-                };
-                match self.link.block_on(self.link.store.raise_alert(alert)) {
-                    Ok(a) => {
-                        self.stats.alerts.fetch_add(1, Ordering::Relaxed);
-                        let rt = (a.raised - first_seen).max(0) as f64;
-                        self.stats
-                            .recognition_times_ms
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(rt);
-                        tracing::info!(camera = %self.setup.camera.name, alert = %a.id, score = c.score, "Alert raised");
-                    }
-                    Err(e) => {
-                        self.stats.alert_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(camera = %self.setup.camera.name, error = %e, "Alert could not be stored");
-                    }
+                Err(e) => {
+                    self.stats.alert_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(camera = %self.setup.camera.name, error = %e, "Alert could not be stored");
                 }
             }
         }
@@ -620,6 +524,9 @@ impl LiveRun {
             let stats = Arc::new(CameraStats::default());
             let mut gate = engine.gate().clone();
             gate.min_inter_eye_distance = setup.zone.min_inter_eye_distance;
+            let mut settings =
+                MatcherSettings::new(setup.zone.clone(), setup.max_faces, gate, threshold);
+            settings.detection_size = setup.detection_size;
             let worker = Worker {
                 setup: setup.clone(),
                 stream: stream.clone(),
@@ -627,8 +534,7 @@ impl LiveRun {
                 engine: engine.clone(),
                 watchlist: run.watchlist.clone(),
                 link: link.clone(),
-                threshold,
-                gate,
+                matcher: Matcher::new(settings),
                 stop: stop.clone(),
             };
             let handle = std::thread::Builder::new()

@@ -216,6 +216,57 @@ async fn a_real_face_planted_among_synthetic_templates_is_found_at_rank_1_and_re
     );
 }
 
+/// A 4K still whose one face is about 40 px wide: at the detector's own
+/// 640x640 it shrinks to 7 px and nobody is found; asked to look at the
+/// still's own size, the search finds the face and its mate first. A size
+/// outside 64-4096 is refused before anything is analysed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_face_in_a_large_still_is_found_at_its_own_size() {
+    let f = search_fixture(1_000).await;
+    let inv = login(&f, "investigator").await;
+    let portrait = image::load_from_memory(&sample("obama_2.jpg"))
+        .unwrap()
+        .to_rgb8();
+    // obama_2's face is about a third of the portrait's width.
+    let scale = 120.0 / portrait.width() as f32;
+    let small = image::imageops::resize(
+        &portrait,
+        (portrait.width() as f32 * scale) as u32,
+        (portrait.height() as f32 * scale) as u32,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut still = image::RgbImage::from_pixel(3840, 2160, image::Rgb([110, 120, 115]));
+    image::imageops::replace(&mut still, &small, 2400, 900);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 92)
+        .encode_image(&still)
+        .unwrap();
+    let search = |size: Option<&'static str>| {
+        let mut fields = vec![
+            ("case_ref", "OP-WREN/2026/7"),
+            ("reason", "shop CCTV still, subject far from the camera"),
+        ];
+        if let Some(s) = size {
+            fields.push(("detection_size", s));
+        }
+        search_req(Some(&inv), multipart(&fields, Some((&jpeg, "image/jpeg"))))
+    };
+    let (st, b, _) = send(&f, search(None)).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let faces = json_of(&b)["faces"].as_array().map_or(0, Vec::len);
+    assert_eq!(faces, 0, "at 640x640 the 40 px face is lost");
+    let (st, b, _) = send(&f, search(Some("3840"))).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let s = json_of(&b);
+    let face = &s["faces"][0];
+    assert_eq!(face["candidates"][0]["subject_ref"], "CUSTODY-OBAMA", "{s}");
+    for bad in ["10", "9999", "large"] {
+        let (st, b, _) = send(&f, search(Some(bad))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(String::from_utf8_lossy(&b).contains("detection_size"));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_without_a_case_reference_or_by_other_roles_are_refused() {
     let f = search_fixture(1_000).await;
