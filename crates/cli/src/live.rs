@@ -196,6 +196,10 @@ pub struct BenchLiveArgs {
     /// Frames per second of the streams (and decoded).
     #[arg(long, default_value_t = 25)]
     fps: u32,
+    /// The cameras' detection size (`letterbox`, a long side in pixels, or
+    /// `native`).
+    #[arg(long, default_value = "letterbox")]
+    detect_size: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -258,9 +262,10 @@ pub fn bench(g: &Global, a: &BenchLiveArgs) -> Result<ExitCode> {
         let cams = (0..n)
             .map(|i| {
                 parse_camera(&format!(
-                    "cam{i}={},size={w}x{h},fps={},realtime,loop",
+                    "cam{i}={},size={w}x{h},fps={},realtime,loop,detect-size={}",
                     video.display(),
-                    a.fps
+                    a.fps,
+                    a.detect_size
                 ))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -36,8 +36,10 @@ const STRIDES: [usize; 3] = [8, 16, 32];
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectionSize {
-    /// Scaled up or down to fit the pack's fixed input (640x640), as every
-    /// detector supports.
+    /// Scaled up or down to fit the pack's input (640x640), as every
+    /// detector supports. A detector with a free input size is given only
+    /// the scaled image, padded to a multiple of 32, not the whole square:
+    /// the same scale and faces for a third less work on a 16:9 frame.
     #[default]
     Letterbox,
     /// Scaled down (never up) so the long side is at most this many pixels,
@@ -161,11 +163,15 @@ impl Detector {
         size: DetectionSize,
     ) -> Result<Vec<Detection>, VisionError> {
         let spec = &self.manifest.input;
+        let (w, h) = (image.width() as f32, image.height() as f32);
+        let fit = (spec.width as f32 / w).min(spec.height as f32 / h);
+        let pad = STRIDES[2] as u32;
         let (canvas, scale) = match size {
-            DetectionSize::UpTo(max_side) if self.free_size() => {
-                tensor::pad_to_multiple(image, max_side, STRIDES[2] as u32)?
+            _ if !self.free_size() => tensor::letterbox(image, spec.width, spec.height)?,
+            DetectionSize::Letterbox => tensor::scale_and_pad(image, fit, pad)?,
+            DetectionSize::UpTo(max_side) => {
+                tensor::scale_and_pad(image, (max_side as f32 / w.max(h)).min(1.0), pad)?
             }
-            _ => tensor::letterbox(image, spec.width, spec.height)?,
         };
         let mut data = Vec::new();
         tensor::push_normalised(&canvas, spec, &mut data);

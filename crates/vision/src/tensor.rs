@@ -63,17 +63,15 @@ pub fn shape_of(spec: &InputSpec, n: usize, width: u32, height: u32) -> [usize; 
     }
 }
 
-/// Scales an image down (never up) so its long side is at most `max_side`,
-/// and pastes it at the top-left of a black canvas whose sides are the next
-/// multiples of `multiple`. Returns the canvas and the scale from original
-/// to canvas pixels.
-pub fn pad_to_multiple(
+/// Scales an image by `scale` and pastes it at the top-left of a black
+/// canvas whose sides are the next multiples of `multiple`. Returns the
+/// canvas and the scale from original to canvas pixels.
+pub fn scale_and_pad(
     image: &RgbImage,
-    max_side: u32,
+    scale: f32,
     multiple: u32,
 ) -> Result<(RgbImage, f32), VisionError> {
     let (w, h) = image.dimensions();
-    let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
     let nw = ((w as f32 * scale).round() as u32).max(1);
     let nh = ((h as f32 * scale).round() as u32).max(1);
     let up = |v: u32| v.div_ceil(multiple) * multiple;

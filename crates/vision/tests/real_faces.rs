@@ -332,9 +332,10 @@ fn reference_images_are_judged_fit_or_told_why_not() {
     assert!(!broken.passed && broken.faces == 0 && !broken.reasons.is_empty());
 }
 
-/// YuNet's input size is free (the converter makes it so): at 640x640 it
-/// gives exactly what the letterbox gives, and at a 1080p frame's own size
-/// it finds faces about 24 px wide that shrinking to 640 px loses.
+/// YuNet's input size is free (the converter makes it so): a 16:9 frame
+/// letterboxed onto a compact 640x384 canvas gives the faces the square
+/// 640x640 gave, and at a 1080p frame's own size it finds faces about 24 px
+/// wide that shrinking to 640 px loses.
 #[test]
 fn yunet_at_its_own_size_finds_small_faces_that_the_letterbox_loses() {
     use vigil_vision::DetectionSize;
@@ -345,21 +346,35 @@ fn yunet_at_its_own_size_finds_small_faces_that_the_letterbox_loses() {
         "the YuNet pack's input size should be free"
     );
 
-    // Same input, same answer: a 640x640 image letterboxed or at its size.
-    let square = image::imageops::resize(
-        &sample("obama_1.jpg"),
-        640,
-        640,
+    // The compact canvas (640x384 for a 16:9 frame) finds what the old
+    // square letterbox (640x640, black below) found: the same frame padded
+    // to a square by hand goes through the square path.
+    let portrait = sample("obama_1.jpg");
+    let mut wide = RgbImage::from_pixel(1920, 1080, image::Rgb([90, 90, 90]));
+    let small = image::imageops::resize(
+        &portrait,
+        400,
+        400 * portrait.height() / portrait.width(),
         image::imageops::FilterType::Triangle,
     );
-    assert_eq!(
-        det.detect_sized(&square, DetectionSize::Letterbox).unwrap(),
-        det.detect_sized(&square, DetectionSize::UpTo(640)).unwrap()
-    );
+    image::imageops::replace(&mut wide, &small, 700, 100);
+    let mut square = RgbImage::new(1920, 1920);
+    image::imageops::replace(&mut square, &wide, 0, 0);
+    let compact = det.detect_sized(&wide, DetectionSize::Letterbox).unwrap();
+    let old = det.detect_sized(&square, DetectionSize::Letterbox).unwrap();
+    assert_eq!(compact.len(), 1);
+    assert_eq!(old.len(), 1);
+    for (a, b) in compact[0].bbox.iter().zip(old[0].bbox) {
+        assert!(
+            (a - b).abs() < 3.0,
+            "{:?} vs {:?}",
+            compact[0].bbox,
+            old[0].bbox
+        );
+    }
 
     // A crowd of small faces in a 1080p frame: each portrait shrunk so its
     // face is about 24 px wide, tiled across a grey frame.
-    let portrait = sample("obama_1.jpg");
     let faces = e.analyse(&portrait).unwrap();
     let f = largest(&faces);
     let face_w = f.detection.bbox[2] - f.detection.bbox[0];
