@@ -36,6 +36,40 @@ pub fn runtime(g: &Global) -> RuntimeOptions {
 
 /// The engine the global options describe; `with_recogniser` false skips
 /// the recogniser.
+/// Runs `work(engine, i)` for every `i` in `0..n` on `jobs` threads, each
+/// with its own single-threaded engine (ONNX Runtime serialises runs on one
+/// session, so parallel work needs a session per thread). The first error
+/// stops nothing already running but is returned.
+pub fn with_engines<F>(g: &Global, jobs: usize, n: usize, work: F) -> Result<()>
+where
+    F: Fn(&FaceEngine, usize) -> Result<()> + Sync,
+{
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| -> Result<()> {
+        let handles: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    let mut cfg = engine_config(g, true);
+                    cfg.runtime.intra_threads = 1;
+                    let engine = FaceEngine::load(&cfg)?;
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(());
+                        }
+                        work(&engine, i)?;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a worker thread panicked"))??;
+        }
+        Ok(())
+    })
+}
+
 pub fn engine_config(g: &Global, with_recogniser: bool) -> EngineConfig {
     EngineConfig {
         models_dir: cache(g).models(),

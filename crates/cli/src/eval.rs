@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
@@ -439,82 +438,66 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix("analysing");
-    let next = AtomicUsize::new(0);
     let faces = Mutex::new(Vec::new());
     let failures = Mutex::new(Vec::new());
     let limits = commands::limits(g);
-    std::thread::scope(|s| -> Result<()> {
-        let mut handles = Vec::new();
-        for _ in 0..jobs {
-            handles.push(s.spawn(|| -> Result<()> {
-                let mut cfg = commands::engine_config(g, true);
-                cfg.runtime.intra_threads = 1;
-                let engine = vigil_vision::FaceEngine::load(&cfg)?;
-                let rec = engine.recogniser().context("recogniser loaded")?;
-                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let it = &items[i];
-                    bar.inc(1);
-                    let fail = |reason: String| {
-                        if let Ok(mut f) = failures.lock() {
-                            f.push((i, reason));
-                        }
-                    };
-                    let img = match vigil_vision::image_io::decode_file(&it.path, limits) {
-                        Ok(img) => img,
-                        Err(e) => {
-                            fail(e.to_string());
-                            continue;
-                        }
-                    };
-                    let dets = engine.detector().detect_sized(&img, a.detect_size)?;
-                    let qualities = dets
-                        .iter()
-                        .map(|d| vigil_vision::quality::measure(&img, d))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let chosen: Vec<usize> = if it.all_faces {
-                        (0..dets.len()).collect()
-                    } else {
-                        let pick = match a.face {
-                            FaceChoice::Centre => (0..dets.len()).min_by(|&x, &y| {
-                                centre_distance(&dets[x], img.width(), img.height()).total_cmp(
-                                    &centre_distance(&dets[y], img.width(), img.height()),
-                                )
-                            }),
-                            FaceChoice::Largest => (0..dets.len()).max_by(|&x, &y| {
-                                qualities[x]
-                                    .inter_eye_distance
-                                    .total_cmp(&qualities[y].inter_eye_distance)
-                            }),
-                        };
-                        pick.into_iter().collect()
-                    };
-                    if chosen.is_empty() {
-                        fail("no face found".into());
-                        continue;
-                    }
-                    let crops = chosen
-                        .iter()
-                        .map(|&k| rec.aligned_crop(&img, &dets[k]))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    for (&k, (plain, flip)) in chosen.iter().zip(rec.embed_with_mirror(&crops)?) {
-                        let acq = Acquired {
-                            item: i,
-                            face: k,
-                            plain: plain.vector,
-                            flip: flip.vector,
-                            gate_passed: engine.gate().judge(&qualities[k]).passed,
-                        };
-                        if let Ok(mut f) = faces.lock() {
-                            f.push(acq);
-                        }
-                    }
-                }
-                Ok(())
-            }));
+    commands::with_engines(g, jobs, todo.len(), |engine, t| {
+        let i = todo[t];
+        let rec = engine.recogniser().context("recogniser loaded")?;
+        let it = &items[i];
+        bar.inc(1);
+        let fail = |reason: String| {
+            if let Ok(mut f) = failures.lock() {
+                f.push((i, reason));
+            }
+        };
+        let img = match vigil_vision::image_io::decode_file(&it.path, limits) {
+            Ok(img) => img,
+            Err(e) => {
+                fail(e.to_string());
+                return Ok(());
+            }
+        };
+        let dets = engine.detector().detect_sized(&img, a.detect_size)?;
+        let qualities = dets
+            .iter()
+            .map(|d| vigil_vision::quality::measure(&img, d))
+            .collect::<Result<Vec<_>, _>>()?;
+        let chosen: Vec<usize> = if it.all_faces {
+            (0..dets.len()).collect()
+        } else {
+            let pick = match a.face {
+                FaceChoice::Centre => (0..dets.len()).min_by(|&x, &y| {
+                    centre_distance(&dets[x], img.width(), img.height())
+                        .total_cmp(&centre_distance(&dets[y], img.width(), img.height()))
+                }),
+                FaceChoice::Largest => (0..dets.len()).max_by(|&x, &y| {
+                    qualities[x]
+                        .inter_eye_distance
+                        .total_cmp(&qualities[y].inter_eye_distance)
+                }),
+            };
+            pick.into_iter().collect()
+        };
+        if chosen.is_empty() {
+            fail("no face found".into());
+            return Ok(());
         }
-        for h in handles {
-            h.join()
-                .map_err(|_| anyhow::anyhow!("an analyser panicked"))??;
+        let crops = chosen
+            .iter()
+            .map(|&k| rec.aligned_crop(&img, &dets[k]))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (&k, (plain, flip)) in chosen.iter().zip(rec.embed_with_mirror(&crops)?) {
+            let acq = Acquired {
+                item: i,
+                face: k,
+                plain: plain.vector,
+                flip: flip.vector,
+                gate_passed: engine.gate().judge(&qualities[k]).passed,
+            };
+            if let Ok(mut f) = faces.lock() {
+                f.push(acq);
+            }
         }
         Ok(())
     })?;

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -271,35 +270,18 @@ pub fn run(g: &Global, a: &EvalLfrArgs) -> Result<ExitCode> {
             MatcherSettings::new(Zone::default(), 20, engine.gate().clone(), f32::INFINITY);
         settings.gate.min_inter_eye_distance = 20.0;
         settings.looks_fused = looks;
-        let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<PassScores>>> =
             Mutex::new((0..passes.len()).map(|_| None).collect());
-        std::thread::scope(|s| -> Result<()> {
-            let mut handles = Vec::new();
-            for _ in 0..jobs {
-                handles.push(s.spawn(|| -> Result<()> {
-                    let mut cfg = commands::engine_config(g, true);
-                    cfg.runtime.intra_threads = 1;
-                    let engine = FaceEngine::load(&cfg)?;
-                    loop {
-                        let idx = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(p) = passes.get(idx) else { break };
-                        let looks: Vec<RgbImage> = p
-                            .looks
-                            .iter()
-                            .map(|f| vigil_vision::image_io::decode_file(f, limits))
-                            .collect::<Result<_, _>>()?;
-                        let frames = render(&looks, a.frames_per_look);
-                        let r = run_pass(&engine, &gallery, &settings, &frames)?;
-                        results.lock().map_err(|_| anyhow::anyhow!("poisoned"))?[idx] = Some(r);
-                    }
-                    Ok(())
-                }));
-            }
-            for h in handles {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a matcher panicked"))??;
-            }
+        commands::with_engines(g, jobs, passes.len(), |engine, i| {
+            let p = &passes[i];
+            let looks: Vec<RgbImage> = p
+                .looks
+                .iter()
+                .map(|f| vigil_vision::image_io::decode_file(f, limits))
+                .collect::<Result<_, _>>()?;
+            let frames = render(&looks, a.frames_per_look);
+            let r = run_pass(engine, &gallery, &settings, &frames)?;
+            results.lock().map_err(|_| anyhow::anyhow!("poisoned"))?[i] = Some(r);
             Ok(())
         })?;
         let scores: Vec<PassScores> = results

@@ -463,27 +463,21 @@ pub fn track_searches(
                 .into_iter()
                 .collect(),
             TrackRule::AnyLook => looks.iter().map(|&i| t.row(i).to_vec()).collect(),
-            TrackRule::Fused => {
+            TrackRule::Fused | TrackRule::FusedOnce => {
+                // The template judged after each look, as the live matcher
+                // fuses them.
                 let mut fused = vigil_core::opportunity::Looks::default();
-                looks
+                let mut each: Vec<Vec<f32>> = looks
                     .iter()
                     .filter_map(|&i| {
                         let look = vigil_core::Template::from_raw("eval", t.row(i)).ok()?;
                         fused.add(1.0, look).ok().map(|f| f.vector)
                     })
-                    .collect()
-            }
-            TrackRule::FusedOnce => {
-                let mut fused = vigil_core::opportunity::Looks::default();
-                looks
-                    .iter()
-                    .filter_map(|&i| {
-                        let look = vigil_core::Template::from_raw("eval", t.row(i)).ok()?;
-                        fused.add(1.0, look).ok().map(|f| f.vector)
-                    })
-                    .last()
-                    .into_iter()
-                    .collect()
+                    .collect();
+                if rule == TrackRule::FusedOnce {
+                    each.drain(..each.len().saturating_sub(1));
+                }
+                each
             }
         };
         if probes.is_empty() {
