@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Action, Denied, Role, User};
+use crate::workflow::{Rule, Step, AMEND_APPLICATION, FILE_CANCELLATION_REPORT};
 use crate::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -281,15 +282,6 @@ pub struct Deployment {
 
 type Result<T> = std::result::Result<T, DeploymentError>;
 
-/// One kind of transition: the permission it needs, its name in the log,
-/// the states it may start from and the state it leads to.
-struct Step<'a> {
-    action: Action,
-    name: &'static str,
-    from: &'a [DeploymentState],
-    to: DeploymentState,
-}
-
 impl Deployment {
     pub fn draft(
         id: impl Into<String>,
@@ -396,22 +388,34 @@ impl Deployment {
         });
     }
 
+    /// Whether `who` may take `step` now (permission first, then state),
+    /// for steps that do more than one state change.
+    fn check_step(&self, who: &User, assignment: &[Role], step: Step) -> Result<()> {
+        let rule = step.rule();
+        access::check(who, rule.permission, assignment)?;
+        if !self.allows(step) {
+            return Err(DeploymentError::IllegalTransition {
+                action: rule.name,
+                state: self.state,
+            });
+        }
+        Ok(())
+    }
+
+    /// A state change under `rule` (permission, starting states, name in
+    /// the log; the workflow's table, [`Step::rule`]) to `to`.
     fn transition(
         &mut self,
         who: &User,
         assignment: &[Role],
-        step: Step<'_>,
+        rule: Rule,
+        to: DeploymentState,
         reason: &str,
         now: Millis,
     ) -> Result<()> {
-        let Step {
-            action,
-            name,
-            from,
-            to,
-        } = step;
-        access::check(who, action, assignment)?;
-        if !from.contains(&self.state) {
+        let name = rule.name;
+        access::check(who, rule.permission, assignment)?;
+        if !rule.from.contains(&self.state) {
             return Err(DeploymentError::IllegalTransition {
                 action: name,
                 state: self.state,
@@ -436,12 +440,8 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Step {
-                action: Action::DraftApplication,
-                name: "amend",
-                from: &[Draft],
-                to: Draft,
-            },
+            AMEND_APPLICATION,
+            Draft,
             "Application amended",
             now,
         )?;
@@ -459,12 +459,8 @@ impl Deployment {
         self.transition(
             who,
             &[],
-            Step {
-                action: Action::SubmitApplication,
-                name: "submit",
-                from: &[Draft],
-                to: Submitted,
-            },
+            Step::Submit.rule(),
+            Submitted,
             "Application submitted",
             now,
         )
@@ -473,15 +469,12 @@ impl Deployment {
     /// NPCC consultation [000 §7.5]: support or veto.
     pub fn consult(&mut self, who: &User, veto: bool, reason: &str, now: Millis) -> Result<()> {
         use DeploymentState::*;
-        let to = if veto { Vetoed } else { Consulted };
-        let name = if veto { "veto" } else { "consult" };
-        let step = Step {
-            action: Action::RecordConsultation,
-            name,
-            from: &[Submitted],
-            to,
+        let (step, to) = if veto {
+            (Step::Veto, Vetoed)
+        } else {
+            (Step::Consult, Consulted)
         };
-        self.transition(who, &[], step, reason, now)
+        self.transition(who, &[], step.rule(), to, reason, now)
     }
 
     fn set_authority(&mut self, who: &User, authority: WrittenAuthority) -> Result<()> {
@@ -504,27 +497,10 @@ impl Deployment {
         now: Millis,
     ) -> Result<()> {
         use DeploymentState::*;
-        access::check(who, Action::Authorise, &[])?;
-        if self.state != Consulted {
-            return Err(DeploymentError::IllegalTransition {
-                action: "authorise",
-                state: self.state,
-            });
-        }
+        self.check_step(who, &[], Step::Authorise)?;
         let reason = authority.reasoning.clone();
         self.set_authority(who, authority)?;
-        self.transition(
-            who,
-            &[],
-            Step {
-                action: Action::Authorise,
-                name: "authorise",
-                from: &[Consulted],
-                to: Authorised,
-            },
-            &reason,
-            now,
-        )
+        self.transition(who, &[], Step::Authorise.rule(), Authorised, &reason, now)
     }
 
     /// Urgent authorisation by an Inspector or above [000 §7.3–7.4]; a
@@ -537,24 +513,14 @@ impl Deployment {
         now: Millis,
     ) -> Result<()> {
         use DeploymentState::*;
-        access::check(who, Action::AuthoriseUrgent, &[])?;
-        if !matches!(self.state, Submitted | Consulted) {
-            return Err(DeploymentError::IllegalTransition {
-                action: "authorise urgently",
-                state: self.state,
-            });
-        }
+        self.check_step(who, &[], Step::AuthoriseUrgently)?;
         let reason = authority.reasoning.clone();
         self.set_authority(who, authority)?;
         self.transition(
             who,
             &[],
-            Step {
-                action: Action::AuthoriseUrgent,
-                name: "authorise urgently",
-                from: &[Submitted, Consulted],
-                to: Authorised,
-            },
+            Step::AuthoriseUrgently.rule(),
+            Authorised,
             &reason,
             now,
         )?;
@@ -570,13 +536,7 @@ impl Deployment {
         reason: &str,
         now: Millis,
     ) -> Result<()> {
-        access::check(who, Action::ConfirmUrgentAuthority, &[])?;
-        if self.urgent_confirmation_due.is_none() {
-            return Err(DeploymentError::IllegalTransition {
-                action: "confirm an urgent authority of",
-                state: self.state,
-            });
-        }
+        self.check_step(who, &[], Step::ConfirmUrgentAuthority)?;
         if reason.trim().is_empty() {
             return Err(DeploymentError::ReasonRequired("confirm"));
         }
@@ -592,22 +552,12 @@ impl Deployment {
     /// A Superintendent directs that an urgent Deployment must stop.
     pub fn stop_urgent_authority(&mut self, who: &User, reason: &str, now: Millis) -> Result<()> {
         use DeploymentState::*;
-        access::check(who, Action::ConfirmUrgentAuthority, &[])?;
-        if self.urgent_confirmation_due.is_none() {
-            return Err(DeploymentError::IllegalTransition {
-                action: "stop an urgent authority of",
-                state: self.state,
-            });
-        }
+        self.check_step(who, &[], Step::StopUrgentAuthority)?;
         self.transition(
             who,
             &[],
-            Step {
-                action: Action::ConfirmUrgentAuthority,
-                name: "stop urgent authority",
-                from: &[Authorised, Active, Suspended],
-                to: Terminated,
-            },
+            Step::StopUrgentAuthority.rule(),
+            Terminated,
             reason,
             now,
         )?;
@@ -642,18 +592,7 @@ impl Deployment {
 
     pub fn refuse(&mut self, who: &User, reason: &str, now: Millis) -> Result<()> {
         use DeploymentState::*;
-        self.transition(
-            who,
-            &[],
-            Step {
-                action: Action::Refuse,
-                name: "refuse",
-                from: &[Submitted, Consulted],
-                to: Refused,
-            },
-            reason,
-            now,
-        )
+        self.transition(who, &[], Step::Refuse.rule(), Refused, reason, now)
     }
 
     pub fn activate(&mut self, who: &User, assignment: &[Role], now: Millis) -> Result<()> {
@@ -665,12 +604,8 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Step {
-                action: Action::Activate,
-                name: "activate",
-                from: &[Authorised],
-                to: Active,
-            },
+            Step::Activate.rule(),
+            Active,
             "Deployment started",
             now,
         )
@@ -687,12 +622,8 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Step {
-                action: Action::Suspend,
-                name: "suspend",
-                from: &[Active],
-                to: Suspended,
-            },
+            Step::Suspend.rule(),
+            Suspended,
             reason,
             now,
         )
@@ -706,18 +637,7 @@ impl Deployment {
         now: Millis,
     ) -> Result<()> {
         use DeploymentState::*;
-        self.transition(
-            who,
-            assignment,
-            Step {
-                action: Action::Resume,
-                name: "resume",
-                from: &[Suspended],
-                to: Active,
-            },
-            reason,
-            now,
-        )
+        self.transition(who, assignment, Step::Resume.rule(), Active, reason, now)
     }
 
     pub fn terminate(
@@ -731,12 +651,8 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Step {
-                action: Action::Terminate,
-                name: "terminate",
-                from: &[Authorised, Active, Suspended],
-                to: Terminated,
-            },
+            Step::Terminate.rule(),
+            Terminated,
             reason,
             now,
         )?;
@@ -755,12 +671,8 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Step {
-                action: Action::Conclude,
-                name: "conclude",
-                from: &[Active, Suspended],
-                to: Concluded,
-            },
+            Step::Conclude.rule(),
+            Concluded,
             reason,
             now,
         )?;
@@ -779,13 +691,7 @@ impl Deployment {
         if review.trim().is_empty() {
             return Err(DeploymentError::ReasonRequired("record a Gold review"));
         }
-        use DeploymentState::*;
-        if !matches!(self.state, Authorised | Active | Suspended | Concluded) {
-            return Err(DeploymentError::IllegalTransition {
-                action: "review",
-                state: self.state,
-            });
-        }
+        self.check_step(who, assignment, Step::GoldReview)?;
         // One record per review: the same words again from the same Gold
         // (a double click, a resent form) are not a second review.
         let last = self
@@ -819,12 +725,8 @@ impl Deployment {
         self.transition(
             who,
             assignment,
-            Step {
-                action: Action::FileCancellationReport,
-                name: "file cancellation report",
-                from: &[Concluded],
-                to: CancellationFiled,
-            },
+            FILE_CANCELLATION_REPORT,
+            CancellationFiled,
             "Cancellation Report filed",
             now,
         )?;

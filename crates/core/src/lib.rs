@@ -16,6 +16,7 @@ pub mod opportunity;
 pub mod retention;
 pub mod template;
 pub mod watchlist;
+pub mod workflow;
 
 pub use template::{Template, TemplateError};
 

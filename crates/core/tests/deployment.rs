@@ -1,9 +1,12 @@
 //! Every Deployment transition, rank rule and permission, and a property
-//! test that no sequence of calls reaches an illegal state.
+//! test that no sequence of calls reaches an illegal state — driven through
+//! `Deployment::apply`, the path the server takes, and checked against
+//! `Deployment::available`, the buttons the console offers.
 
 use proptest::prelude::*;
 use vigil_core::access::{Rank, Role, User};
 use vigil_core::deployment::*;
+use vigil_core::workflow::{Command, Step};
 
 fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
     User {
@@ -342,7 +345,8 @@ fn call() -> impl Strategy<Value = Call> {
         Just(Call::Conclude),
         Just(Call::Review),
         Just(Call::File),
-        (0i64..500).prop_map(Call::Tick),
+        // Small steps, and now and then past an urgent authority's window.
+        prop_oneof![0i64..500, Just(DEFAULT_URGENT_CONFIRMATION_WINDOW_MS)].prop_map(Call::Tick),
         Just(Call::WrongRank),
     ]
 }
@@ -350,7 +354,6 @@ fn call() -> impl Strategy<Value = Call> {
 proptest! {
     #[test]
     fn no_sequence_of_calls_reaches_an_illegal_state(calls in prop::collection::vec(call(), 0..40)) {
-        use DeploymentState::*;
         let mut d = Deployment::draft("p", &applicant(), application(), 0).unwrap();
         let mut now = 0i64;
         let mut was_final = false;
@@ -358,20 +361,49 @@ proptest! {
         for c in calls {
             now += 1;
             let before = d.clone();
+            let r = || "r".to_string();
+            // A workflow step: (who, their roles here, the command).
+            let step: Option<(User, &[Role], Command)> = match c {
+                Call::Submit => Some((applicant(), &[], Command::Submit)),
+                Call::Consult(true) => Some((commander(), &[], Command::Veto { reason: r() })),
+                Call::Consult(false) => Some((commander(), &[], Command::Consult { reason: r() })),
+                Call::Authorise => Some((supt(), &[], Command::Authorise(authority()))),
+                Call::AuthoriseUrgent => Some((inspector(), &[], Command::AuthoriseUrgently(authority()))),
+                Call::Confirm => Some((supt(), &[], Command::ConfirmUrgentAuthority { changed: None, reason: r() })),
+                Call::StopUrgent => Some((supt(), &[], Command::StopUrgentAuthority { reason: r() })),
+                Call::Refuse => Some((supt(), &[], Command::Refuse { reason: r() })),
+                Call::Activate => Some((silver(), SILVER, Command::Activate)),
+                Call::Suspend => Some((silver(), SILVER, Command::Suspend { reason: r() })),
+                Call::Resume => Some((silver(), SILVER, Command::Resume { reason: r() })),
+                Call::Terminate => Some((silver(), SILVER, Command::Terminate { reason: r() })),
+                Call::Conclude => Some((silver(), SILVER, Command::Conclude { reason: r() })),
+                // A new review each time: a repeated one is refused by rule.
+                Call::Review => Some((gold(), GOLD, Command::GoldReview { review: format!("review {now}") })),
+                _ => None,
+            };
+            if let Some((who, roles, command)) = step {
+                let s = command.step();
+                let offered = d.available(&who, roles).contains(&s);
+                let ok = d.apply(&who, roles, command, now).is_ok();
+                // What succeeds was offered; what was offered succeeds, but
+                // for activation after an urgent window lapsed (a rule of
+                // the clock, not of the state).
+                prop_assert!(!ok || offered, "{:?} succeeded but was not offered", s);
+                if offered && !ok {
+                    prop_assert_eq!(s, Step::Activate, "{:?} was offered but refused", s);
+                    prop_assert!(d.urgent_confirmation_due.is_some_and(|due| now >= due));
+                }
+                if !ok {
+                    prop_assert_eq!(&d, &before, "a failed call changed the Deployment");
+                }
+                check_invariants(&d, &before, now, &mut was_final, &mut ever_authorised)?;
+                continue;
+            }
             let ok = match c {
-                Call::Submit => d.submit(&applicant(), now).is_ok(),
-                Call::Consult(v) => d.consult(&commander(), v, "r", now).is_ok(),
-                Call::Authorise => d.authorise(&supt(), authority(), now).is_ok(),
-                Call::AuthoriseUrgent => d.authorise_urgently(&inspector(), authority(), 50, now).is_ok(),
-                Call::Confirm => d.confirm_urgent_authority(&supt(), None, "r", now).is_ok(),
-                Call::StopUrgent => d.stop_urgent_authority(&supt(), "r", now).is_ok(),
-                Call::Refuse => d.refuse(&supt(), "r", now).is_ok(),
-                Call::Activate => d.activate(&silver(), SILVER, now).is_ok(),
-                Call::Suspend => d.suspend(&silver(), SILVER, "r", now).is_ok(),
-                Call::Resume => d.resume(&silver(), SILVER, "r", now).is_ok(),
-                Call::Terminate => d.terminate(&silver(), SILVER, "r", now).is_ok(),
-                Call::Conclude => d.conclude(&silver(), SILVER, "r", now).is_ok(),
-                Call::Review => d.record_gold_review(&gold(), GOLD, "r", now).is_ok(),
+                Call::Submit | Call::Consult(_) | Call::Authorise | Call::AuthoriseUrgent
+                | Call::Confirm | Call::StopUrgent | Call::Refuse | Call::Activate
+                | Call::Suspend | Call::Resume | Call::Terminate | Call::Conclude
+                | Call::Review => unreachable!("handled as a workflow step"),
                 Call::File => d.file_cancellation_report(&gold(), GOLD, CancellationReport { circumstances_of_conclusion: "r".into(), ..Default::default() }, now).is_ok(),
                 Call::Tick(dt) => { now += dt; d.tick(now) }
                 Call::WrongRank => {
@@ -389,26 +421,7 @@ proptest! {
             if !ok {
                 prop_assert_eq!(&d, &before, "a failed call changed the Deployment");
             }
-            if was_final {
-                prop_assert_eq!(d.state, before.state, "left a final state");
-            }
-            was_final = d.state.is_final();
-            if matches!(d.state, Authorised | Active | Suspended | Concluded | CancellationFiled) {
-                ever_authorised = true;
-            }
-            // Active or beyond only after an authority was recorded.
-            if matches!(d.state, Active | Suspended | Concluded | CancellationFiled) {
-                prop_assert!(ever_authorised && d.authority.is_some());
-            }
-            if d.state.has_ended() { prop_assert!(d.ended_at.is_some()); }
-            if d.may_process_frames(now) { prop_assert_eq!(d.state, Active); }
-            if d.state == CancellationFiled { prop_assert!(d.cancellation_report.is_some()); }
-            // Every state change is logged with the state it came from.
-            if d.state != before.state {
-                let last = d.log.last().unwrap();
-                prop_assert_eq!(last.from, before.state);
-                prop_assert_eq!(last.to, d.state);
-            }
+            check_invariants(&d, &before, now, &mut was_final, &mut ever_authorised)?;
         }
     }
 }
@@ -441,4 +454,45 @@ fn activation_warns_of_no_camera_an_empty_watchlist_and_times_outside_the_author
         d.activation_warnings(a.ends_at + 1, 3, 0),
         [ActivationWarning::AfterAuthorisedEnd { ends_at: a.ends_at }]
     );
+}
+
+/// What must hold after every call, whatever it was.
+fn check_invariants(
+    d: &Deployment,
+    before: &Deployment,
+    now: i64,
+    was_final: &mut bool,
+    ever_authorised: &mut bool,
+) -> Result<(), TestCaseError> {
+    use DeploymentState::*;
+    if *was_final {
+        prop_assert_eq!(d.state, before.state, "left a final state");
+    }
+    *was_final = d.state.is_final();
+    if matches!(
+        d.state,
+        Authorised | Active | Suspended | Concluded | CancellationFiled
+    ) {
+        *ever_authorised = true;
+    }
+    // Active or beyond only after an authority was recorded.
+    if matches!(d.state, Active | Suspended | Concluded | CancellationFiled) {
+        prop_assert!(*ever_authorised && d.authority.is_some());
+    }
+    if d.state.has_ended() {
+        prop_assert!(d.ended_at.is_some());
+    }
+    if d.may_process_frames(now) {
+        prop_assert_eq!(d.state, Active);
+    }
+    if d.state == CancellationFiled {
+        prop_assert!(d.cancellation_report.is_some());
+    }
+    // Every state change is logged with the state it came from.
+    if d.state != before.state {
+        let last = d.log.last().unwrap();
+        prop_assert_eq!(last.from, before.state);
+        prop_assert_eq!(last.to, d.state);
+    }
+    Ok(())
 }

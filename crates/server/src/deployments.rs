@@ -2,24 +2,22 @@
 //! commanders' controls, the Cancellation Report, assignments, and the
 //! Watchlist compiled from the reference store.
 //!
-//! Every handler hands the decision to `vigil-core` through the store; the
-//! `actions` list the API returns is only a hint for the console's buttons,
-//! computed with the same permission check.
+//! Every handler maps HTTP to a `vigil-core` command and hands it to the
+//! store; the `actions` list the API returns (the console's buttons) comes
+//! from the same table in core that decides (`vigil_core::workflow`).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use vigil_core::access::{self, Action, Role, User};
-use vigil_core::deployment::{
-    Application, CancellationReport, Deployment, DeploymentState, WrittenAuthority,
-    DEFAULT_URGENT_CONFIRMATION_WINDOW_MS,
-};
+use vigil_core::deployment::{Application, CancellationReport, Deployment, WrittenAuthority};
 use vigil_core::metrics;
 use vigil_core::watchlist::{expected_false_alerts, Category};
+use vigil_core::workflow::{Command, Step, AMEND_APPLICATION, FILE_CANCELLATION_REPORT};
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user};
@@ -27,94 +25,6 @@ use crate::{ApiError, AppState};
 
 /// Longest free text accepted in a reason, review or report field.
 const MAX_TEXT: usize = 20_000;
-
-/// One step of the workflow, as the console and API clients name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Submit,
-    Consult,
-    Veto,
-    Refuse,
-    Authorise,
-    AuthoriseUrgently,
-    ConfirmUrgentAuthority,
-    StopUrgentAuthority,
-    Activate,
-    Suspend,
-    Resume,
-    Terminate,
-    Conclude,
-    GoldReview,
-}
-
-impl Step {
-    const ALL: [Step; 14] = [
-        Step::Submit,
-        Step::Consult,
-        Step::Veto,
-        Step::Refuse,
-        Step::Authorise,
-        Step::AuthoriseUrgently,
-        Step::ConfirmUrgentAuthority,
-        Step::StopUrgentAuthority,
-        Step::Activate,
-        Step::Suspend,
-        Step::Resume,
-        Step::Terminate,
-        Step::Conclude,
-        Step::GoldReview,
-    ];
-
-    fn permission(self) -> Action {
-        match self {
-            Step::Submit => Action::SubmitApplication,
-            Step::Consult | Step::Veto => Action::RecordConsultation,
-            Step::Refuse => Action::Refuse,
-            Step::Authorise => Action::Authorise,
-            Step::AuthoriseUrgently => Action::AuthoriseUrgent,
-            Step::ConfirmUrgentAuthority | Step::StopUrgentAuthority => {
-                Action::ConfirmUrgentAuthority
-            }
-            Step::Activate => Action::Activate,
-            Step::Suspend => Action::Suspend,
-            Step::Resume => Action::Resume,
-            Step::Terminate => Action::Terminate,
-            Step::Conclude => Action::Conclude,
-            Step::GoldReview => Action::RecordGoldReview,
-        }
-    }
-
-    /// Whether the step can start from the Deployment's present state.
-    fn applies_to(self, d: &Deployment) -> bool {
-        use DeploymentState::*;
-        let s = d.state;
-        match self {
-            Step::Submit => s == Draft,
-            Step::Consult | Step::Veto => s == Submitted,
-            Step::Refuse => matches!(s, Submitted | Consulted),
-            Step::Authorise => s == Consulted,
-            Step::AuthoriseUrgently => matches!(s, Submitted | Consulted),
-            Step::ConfirmUrgentAuthority | Step::StopUrgentAuthority => {
-                d.urgent_confirmation_due.is_some()
-            }
-            Step::Activate => s == Authorised,
-            Step::Suspend => s == Active,
-            Step::Resume => s == Suspended,
-            Step::Terminate => matches!(s, Authorised | Active | Suspended),
-            Step::Conclude => matches!(s, Active | Suspended),
-            Step::GoldReview => matches!(s, Active | Suspended | Concluded),
-        }
-    }
-}
-
-/// The steps `user` may take on `d` now.
-pub fn available_steps(d: &Deployment, user: &User, assignment: &[Role]) -> Vec<Step> {
-    Step::ALL
-        .into_iter()
-        .filter(|s| s.applies_to(d) && access::check(user, s.permission(), assignment).is_ok())
-        .collect()
-}
 
 fn text_limit(fields: &[&str]) -> Result<(), ApiError> {
     if fields.iter().any(|f| f.len() > MAX_TEXT) {
@@ -149,10 +59,9 @@ fn application_limits(a: &Application) -> Result<(), ApiError> {
 /// A Deployment with the caller's roles on it and the steps they may take.
 async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, ApiError> {
     let assignment = state.store.assignment(&d.id, &user.id).await?;
-    let steps = available_steps(&d, user, &assignment);
+    let steps = d.available(user, &assignment);
     let cancellation_report_due = d.cancellation_report_due();
-    let may_file_report = d.state == DeploymentState::Concluded
-        && access::check(user, Action::FileCancellationReport, &assignment).is_ok();
+    let may_file_report = d.may(user, &assignment, &FILE_CANCELLATION_REPORT);
     let assignments: Vec<_> = state
         .store
         .assignments(&d.id)
@@ -178,8 +87,7 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
         "deployment": d,
         "your_roles": assignment,
         "actions": steps,
-        "may_edit_application": d.state == DeploymentState::Draft
-            && access::check(user, Action::DraftApplication, &[]).is_ok(),
+        "may_edit_application": d.may(user, &[], &AMEND_APPLICATION),
         "may_file_cancellation_report": may_file_report,
         "may_compile_watchlist": access::check(user, Action::CompileWatchlist, &assignment).is_ok(),
         "may_view_alerts": access::check(user, Action::ViewAlerts, &assignment).is_ok(),
@@ -277,119 +185,15 @@ pub async fn transition(
     if let Some(a) = &t.authority {
         text_limit(&[&a.reasoning, &a.alternatives_considered])?;
     }
-    let needs_authority = || {
-        t.authority.clone().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "this step needs the Written Authority (reasoning, alternatives, threshold)",
-            )
-        })
-    };
+    let command = Command::new(t.action, t.reason, t.authority)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?;
     let u = user.clone();
-    let reason = t.reason.clone();
-    let d = match t.action {
-        Step::Submit => {
-            state
-                .store
-                .act(&id, &user, move |d, _, now| d.submit(&u, now))
-                .await
-        }
-        Step::Consult | Step::Veto => {
-            let veto = t.action == Step::Veto;
-            state
-                .store
-                .act(&id, &user, move |d, _, now| {
-                    d.consult(&u, veto, &reason, now)
-                })
-                .await
-        }
-        Step::Refuse => {
-            state
-                .store
-                .act(&id, &user, move |d, _, now| d.refuse(&u, &reason, now))
-                .await
-        }
-        Step::Authorise => {
-            let a = needs_authority()?;
-            state
-                .store
-                .act(&id, &user, move |d, _, now| d.authorise(&u, a, now))
-                .await
-        }
-        Step::AuthoriseUrgently => {
-            let a = needs_authority()?;
-            state
-                .store
-                .act(&id, &user, move |d, _, now| {
-                    d.authorise_urgently(&u, a, DEFAULT_URGENT_CONFIRMATION_WINDOW_MS, now)
-                })
-                .await
-        }
-        Step::ConfirmUrgentAuthority => {
-            let a = t.authority.clone();
-            state
-                .store
-                .act(&id, &user, move |d, _, now| {
-                    d.confirm_urgent_authority(&u, a, &reason, now)
-                })
-                .await
-        }
-        Step::StopUrgentAuthority => {
-            state
-                .store
-                .act(&id, &user, move |d, _, now| {
-                    d.stop_urgent_authority(&u, &reason, now)
-                })
-                .await
-        }
-        Step::Activate => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| d.activate(&u, roles, now))
-                .await
-        }
-        Step::Suspend => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| {
-                    d.suspend(&u, roles, &reason, now)
-                })
-                .await
-        }
-        Step::Resume => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| {
-                    d.resume(&u, roles, &reason, now)
-                })
-                .await
-        }
-        Step::Terminate => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| {
-                    d.terminate(&u, roles, &reason, now)
-                })
-                .await
-        }
-        Step::Conclude => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| {
-                    d.conclude(&u, roles, &reason, now)
-                })
-                .await
-        }
-        Step::GoldReview => {
-            state
-                .store
-                .act(&id, &user, move |d, roles, now| {
-                    d.record_gold_review(&u, roles, &reason, now)
-                })
-                .await
-        }
-    }?;
+    let d = state
+        .store
+        .act(&id, &user, move |d, roles, now| {
+            d.apply(&u, roles, command, now)
+        })
+        .await?;
     Ok(Json(view(&state, &user, d).await?))
 }
 
