@@ -79,7 +79,7 @@ fn gpu_row(
         mate_first += usize::from(hits.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
     }
     ms.sort_by(f64::total_cmp);
-    let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    let pick = |p: f64| vigil_core::metrics::percentile(&ms, p).unwrap_or(f64::NAN);
     Ok(json!({
         "device": gpu.device(),
         "upload_s": upload_s,
@@ -136,7 +136,7 @@ fn pgvector_row(
         }
         pg.drop_table().await?;
         ms.sort_by(f64::total_cmp);
-        let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+        let pick = |p: f64| vigil_core::metrics::percentile(&ms, p).unwrap_or(f64::NAN);
         anyhow::Ok(json!({
             "load_per_s": idx.len() as f64 / load_s,
             "hnsw_build_s": build_s,
@@ -198,7 +198,7 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
                 ms.push(t.elapsed().as_secs_f64() * 1e3);
             }
             ms.sort_by(f64::total_cmp);
-            let pick = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+            let pick = |p: f64| vigil_core::metrics::percentile(&ms, p).unwrap_or(f64::NAN);
             (pick(0.5), pick(0.99), out)
         };
         let (e50, e99, exact) = lat(&|q| idx.search_exact(q, a.k));
@@ -274,7 +274,7 @@ fn time<F: FnMut() -> Result<()>>(iterations: usize, mut f: F) -> Result<Stats> 
         ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     ms.sort_by(f64::total_cmp);
-    let pick = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    let pick = |q: f64| vigil_core::metrics::percentile(&ms, q).unwrap_or(f64::NAN);
     Ok(Stats {
         median_ms: pick(0.5),
         p95_ms: pick(0.95),

@@ -430,7 +430,7 @@ pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
     }
     let stats = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
-        let pick = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        let pick = |p: f64| vigil_core::metrics::percentile(v, p).unwrap_or(f64::NAN);
         serde_json::json!({"p50": pick(0.5), "p99": pick(0.99)})
     };
     print_line(&serde_json::json!({

@@ -22,16 +22,24 @@ pub fn far_exceeds_warning(false_alerts: u64, passers_by: u64) -> bool {
     wilson_interval(false_alerts, passers_by).is_some_and(|(lo, _)| lo > FAR_WARNING)
 }
 
-/// Mean and 95th percentile (nearest rank) of Recognition Times in ms.
-pub fn recognition_time_summary(times_ms: &[f64]) -> Option<(f64, f64)> {
-    if times_ms.is_empty() {
+/// The `q` quantile (0 to 1) of values sorted ascending, by nearest rank:
+/// the smallest value with at least a share `q` of the values at or under
+/// it. The one formula for every percentile Vigil reports (health, stats,
+/// benchmarks), so one set of timings never gives two p95s.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
         return None;
     }
+    let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+/// Mean and 95th percentile (nearest rank) of Recognition Times in ms.
+pub fn recognition_time_summary(times_ms: &[f64]) -> Option<(f64, f64)> {
     let mut v: Vec<f64> = times_ms.to_vec();
     v.sort_by(f64::total_cmp);
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let rank = ((0.95 * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some((mean, v[rank - 1]))
+    let p95 = percentile(&v, 0.95)?;
+    Some((v.iter().sum::<f64>() / v.len() as f64, p95))
 }
 
 /// Wilson score interval (95 %) for a proportion, for TRR from a small
@@ -76,6 +84,17 @@ mod tests {
         assert_eq!(p95, 95.0);
         assert_eq!(recognition_time_summary(&[]), None);
         assert_eq!(recognition_time_summary(&[7.0]), Some((7.0, 7.0)));
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), Some(5.0));
+        assert_eq!(percentile(&v, 0.95), Some(10.0));
+        assert_eq!(percentile(&v, 0.9), Some(9.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&v, 1.0), Some(10.0));
+        assert_eq!(percentile(&[], 0.5), None);
     }
 
     #[test]

@@ -597,9 +597,7 @@ impl LiveRun {
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
                 rts.sort_by(f64::total_cmp);
-                let pick = |q: f64| {
-                    (!rts.is_empty()).then(|| rts[((rts.len() - 1) as f64 * q).round() as usize])
-                };
+                let pick = |q: f64| vigil_core::metrics::percentile(&rts, q);
                 let processed = st.frames_processed.load(Ordering::Relaxed);
                 CameraHealth {
                     camera: s.config.name.clone(),
