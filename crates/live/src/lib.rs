@@ -4,13 +4,16 @@
 //! [`ingest`] reads cameras through ffmpeg (newest frame wins, drops
 //! counted, reconnects with backoff); [`zone`] limits recognition to each
 //! camera's Zone of Recognition; [`tracker`] turns detections into one
-//! track per passer-by; [`pipeline`] matches tracks against the
-//! Deployment's Watchlist and hands Alerts to the store, only while the
-//! Deployment is Active.
+//! track per passer-by; [`matcher`] judges each track's fused looks against
+//! the [`watchlist`]; [`pipeline`] runs a matcher per camera and hands
+//! Alerts to the store, only while the Deployment is Active ([`link`]);
+//! [`health`] counts what each camera did.
 
 pub mod ffmpeg;
 pub mod footage;
+pub mod health;
 pub mod ingest;
+pub mod link;
 pub mod matcher;
 pub mod media;
 pub mod pipeline;
@@ -18,6 +21,7 @@ pub mod stoppable;
 pub mod supervisor;
 pub mod synth;
 pub mod tracker;
+pub mod watchlist;
 pub mod zone;
 
 pub use ingest::{CameraConfig, StreamState};
