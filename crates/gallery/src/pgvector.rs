@@ -55,10 +55,6 @@ impl PgVectorIndex {
         Ok(Self { pool, table, dim })
     }
 
-    pub fn dim(&self) -> usize {
-        self.dim
-    }
-
     fn check(&self, v: &[f32]) -> Result<(), PgVectorError> {
         if v.len() == self.dim {
             Ok(())

@@ -220,7 +220,6 @@ impl CameraConfig {
 /// A decoded frame with the time it arrived.
 pub struct Frame {
     pub image: RgbImage,
-    pub seq: u64,
     pub captured: Instant,
 }
 
@@ -379,10 +378,9 @@ impl Stream {
 
     fn run(self: Arc<Self>) {
         let mut backoff = Duration::from_millis(500);
-        let mut seq = 0u64;
         while !self.stop.load(Ordering::SeqCst) {
             self.set_state(StreamState::Connecting, None);
-            let outcome = self.read_once(&mut seq);
+            let outcome = self.read_once();
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
@@ -417,7 +415,7 @@ impl Stream {
     /// ffmpeg's stderr is drained as it runs (a chatty stream cannot stall
     /// the pipe) and its last lines, credentials redacted, become the
     /// camera's error.
-    fn read_once(&self, seq: &mut u64) -> Result<bool, String> {
+    fn read_once(&self) -> Result<bool, String> {
         let mut ffmpeg = self.config.spawn(&self.config.ffmpeg_args(), None)?;
         *self.child.lock().unwrap_or_else(|p| p.into_inner()) = Some(ffmpeg.killer());
         let (w, h) = (self.config.width, self.config.height);
@@ -431,14 +429,12 @@ impl Stream {
                 }
                 got_any = true;
                 self.lock().last_error = None;
-                *seq += 1;
                 self.stats.frames_in.fetch_add(1, Ordering::Relaxed);
                 let Some(image) = RgbImage::from_raw(w, h, buf) else {
                     break;
                 };
                 self.publish(Frame {
                     image,
-                    seq: *seq,
                     captured: Instant::now(),
                 });
             }

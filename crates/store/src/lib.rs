@@ -379,10 +379,6 @@ impl Store {
         }
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     pub fn now(&self) -> Millis {
         self.clock.now()
     }
