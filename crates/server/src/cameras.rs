@@ -124,8 +124,7 @@ pub async fn create(
     let c = state
         .store
         .register_camera(&admin, n.settings, n.credentials.map(Into::into))
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!(c)))
 }
 
@@ -153,8 +152,7 @@ pub async fn update(
     let c = state
         .store
         .update_camera(&admin, &id, ch.settings, change)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!(c)))
 }
 
@@ -170,8 +168,7 @@ async fn set_disabled(
     let c = state
         .store
         .set_camera_disabled(&admin, &id, disabled, &r.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!(c)))
 }
 

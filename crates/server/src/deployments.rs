@@ -113,11 +113,7 @@ pub async fn create(
     let user = changing_user(&state, &headers).await?;
     let app = body(b)?;
     application_limits(&app)?;
-    let d = state
-        .store
-        .create_deployment(&user, app)
-        .await
-        .map_err(ApiError::bad_input)?;
+    let d = state.store.create_deployment(&user, app).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &user, d).await?)).into_response())
 }
 
@@ -146,11 +142,7 @@ pub async fn update_application(
     let user = changing_user(&state, &headers).await?;
     let app = body(b)?;
     application_limits(&app)?;
-    state
-        .store
-        .check_application_cameras(&app.cameras)
-        .await
-        .map_err(ApiError::bad_input)?;
+    state.store.check_application_cameras(&app.cameras).await?;
     let u = user.clone();
     let d = state
         .store
@@ -490,8 +482,7 @@ pub async fn remove_entry(
     state
         .store
         .remove_watchlist_entry(&user, &id, &entry, &r.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

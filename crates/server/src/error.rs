@@ -36,16 +36,6 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
-    /// A store error where a broken rule about the request itself (a
-    /// missing reason, a malformed name) is the caller's to fix: 400, not
-    /// the 409 a conflict with stored state gets.
-    pub fn bad_input(e: StoreError) -> Self {
-        match e {
-            StoreError::Invalid(m) => Self::new(StatusCode::BAD_REQUEST, "bad_request", m),
-            other => other.into(),
-        }
-    }
-
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "log in first")
     }
@@ -63,8 +53,8 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             StoreError::Refused(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            StoreError::Invalid(_) | StoreError::Deployment(_) | StoreError::Adjudication(_) => {
+            StoreError::BadInput(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            StoreError::Conflict(_) | StoreError::Deployment(_) | StoreError::Adjudication(_) => {
                 (StatusCode::CONFLICT, "conflict")
             }
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

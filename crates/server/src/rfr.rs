@@ -169,11 +169,7 @@ pub async fn create(
     // Who may search is settled before a byte of the upload is read: a
     // user of any other role must not make the server hold 256 MiB.
     if vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[]).is_err() {
-        state
-            .store
-            .check_search(&user, "", "")
-            .await
-            .map_err(ApiError::bad_input)?;
+        state.store.check_search(&user, "", "").await?;
     }
     // A bounded number of searches at once, uploads included.
     let Ok(_permit) = state.searches.clone().try_acquire_owned() else {
@@ -189,8 +185,7 @@ pub async fn create(
     state
         .store
         .check_search(&user, &u.case_ref, &u.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     let kind = match u.kind.as_deref().map(str::trim) {
         None | Some("") | Some("rfr") => SearchKind::Rfr,
         Some("oifr") => SearchKind::Oifr,
@@ -267,8 +262,7 @@ pub async fn create(
                 threshold,
             },
         )
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     let record = state.store.search_record(&user, &id).await?;
     Ok(Json(serde_json::to_value(record).unwrap_or_default()))
 }
@@ -360,7 +354,6 @@ pub async fn review(
                 below_threshold_reason: r.below_threshold_reason.as_deref(),
             },
         )
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(serde_json::json!({"ok": true})))
 }

@@ -90,8 +90,7 @@ pub async fn create(
     let account = state
         .store
         .create_user(&admin, &user, &phc, &n.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!({"account": account, "one_time_password": otp})))
 }
 
@@ -114,8 +113,7 @@ pub async fn update(
             c.roles.as_deref(),
             &c.reason,
         )
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!(account)))
 }
 
@@ -131,8 +129,7 @@ async fn set_disabled(
     let account = state
         .store
         .set_disabled(&admin, &id, disabled, &r.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!(account)))
 }
 
@@ -170,8 +167,7 @@ pub async fn reset_password(
     state
         .store
         .reset_password(&admin, &id, &phc, &r.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!({"user": id, "one_time_password": otp})))
 }
 
@@ -187,7 +183,6 @@ pub async fn reset_second_factor(
     state
         .store
         .reset_second_factor(&admin, &id, &r.reason)
-        .await
-        .map_err(ApiError::bad_input)?;
+        .await?;
     Ok(Json(json!({"user": id, "second_factor_enrolled": false})))
 }

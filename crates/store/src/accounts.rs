@@ -66,12 +66,12 @@ pub fn token_hash(token: &str) -> String {
 /// most 2000 characters.
 pub(crate) fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
-        return Err(StoreError::Invalid(
+        return Err(StoreError::BadInput(
             "a reason is required (it is recorded in the audit log)".into(),
         ));
     }
     if reason.len() > 2000 {
-        return Err(StoreError::Invalid("reason over 2000 characters".into()));
+        return Err(StoreError::BadInput("reason over 2000 characters".into()));
     }
     Ok(())
 }
@@ -85,14 +85,14 @@ fn valid_user_id(id: &str) -> Result<()> {
     if ok && id != "system" {
         Ok(())
     } else {
-        Err(StoreError::Invalid(
+        Err(StoreError::BadInput(
             "a user name is 1 to 64 letters, digits, '.', '-' or '_' (and not 'system')".into(),
         ))
     }
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+    serde_json::to_string(v).map_err(|e| StoreError::BadInput(e.to_string()))
 }
 
 /// Ends every session of `id` inside the caller's transaction.
@@ -216,7 +216,7 @@ impl Store {
         valid_user_id(&user.id)?;
         check_reason(reason)?;
         if user.roles.iter().any(|r| r.is_deployment_scoped()) {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "Gold, Silver, Operator, Engagement Officer and Watchlist compiler are given by assignment to a Deployment, not to the account".into(),
             ));
         }
@@ -266,7 +266,7 @@ impl Store {
         check_reason(reason)?;
         let current = self.user(id).await?;
         if roles.is_some_and(|r| r.iter().any(|r| r.is_deployment_scoped())) {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "deployment roles are given by assignment, not to the account".into(),
             ));
         }
@@ -463,7 +463,7 @@ impl Store {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StoreError::Invalid("this code was used already".into()));
+            return Err(StoreError::Conflict("this code was used already".into()));
         }
         if confirm {
             sqlx::query("UPDATE users SET totp_enrolled_ms = $1 WHERE id = $2")

@@ -79,7 +79,7 @@ impl Store {
         let d = self.deployment(&a.deployment_id).await?;
         let now = self.now();
         if !d.may_process_frames(now) {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "no Alerts outside an active Deployment (it is {:?})",
                 d.state
             )));
@@ -308,7 +308,7 @@ impl Store {
     ) -> Result<AlertRecord> {
         let current = self.load_alert(id).await?;
         if current.deleted.is_some() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "the Alert has been deleted under retention".into(),
             ));
         }
@@ -325,7 +325,7 @@ impl Store {
             .await?
             .rows_affected();
         if n != 1 {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "the Alert was adjudicated by someone else meanwhile".into(),
             ));
         }

@@ -51,7 +51,7 @@ pub struct CameraLease {
 }
 
 fn invalid(e: vigil_core::camera::CameraError) -> StoreError {
-    StoreError::Invalid(e.0)
+    StoreError::BadInput(e.0)
 }
 
 fn camera_from_row(row: &AnyRow) -> Result<Camera> {
@@ -73,7 +73,7 @@ const CAMERA_COLUMNS: &str = "id, settings, credentials_sealed, disabled_ms";
 impl Store {
     fn seal_credentials(&self, camera_id: &str, c: &CameraCredentials) -> Result<Vec<u8>> {
         let key = self.master.subkey(CREDENTIALS_KEY);
-        let plain = serde_json::to_vec(c).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let plain = serde_json::to_vec(c).map_err(|e| StoreError::BadInput(e.to_string()))?;
         crypto::seal(&key, camera_id.as_bytes(), &plain)
     }
 
@@ -96,7 +96,7 @@ impl Store {
             .map(|c| self.seal_credentials(&id, c))
             .transpose()?;
         let json =
-            serde_json::to_string(&settings).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            serde_json::to_string(&settings).map_err(|e| StoreError::BadInput(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let taken = sqlx::query("SELECT id FROM cameras WHERE name = $1")
             .bind(settings.name.trim())
@@ -134,7 +134,7 @@ impl Store {
         settings.validate().map_err(invalid)?;
         let current = self.camera(id).await?;
         let json =
-            serde_json::to_string(&settings).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            serde_json::to_string(&settings).map_err(|e| StoreError::BadInput(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let clash = sqlx::query("SELECT id FROM cameras WHERE name = $1 AND id <> $2")
             .bind(settings.name.trim())
@@ -269,17 +269,17 @@ impl Store {
     /// An Application may name only registered cameras, each once.
     pub async fn check_application_cameras(&self, ids: &[String]) -> Result<()> {
         if ids.len() > 64 {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "an Application names at most 64 cameras".into(),
             ));
         }
         let known = self.cameras().await?;
         for (i, id) in ids.iter().enumerate() {
             if ids[..i].contains(id) {
-                return Err(StoreError::Invalid(format!("camera {id} is named twice")));
+                return Err(StoreError::BadInput(format!("camera {id} is named twice")));
             }
             if !known.iter().any(|c| &c.id == id) {
-                return Err(StoreError::Invalid(format!(
+                return Err(StoreError::BadInput(format!(
                     "camera {id} is not registered"
                 )));
             }

@@ -173,7 +173,7 @@ impl Store {
         reason: &str,
     ) -> Result<()> {
         if reason.trim().is_empty() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "a reason is required to end an assignment".into(),
             ));
         }
@@ -192,14 +192,14 @@ impl Store {
     ) -> Result<()> {
         access::check(admin, Action::ManageUsers, &[])?;
         if !role.is_deployment_scoped() {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::BadInput(format!(
                 "{role:?} is a force-wide role, not an assignment"
             )));
         }
         vigil_core::accounts::may_act_on(admin, user_id).map_err(StoreError::Refused)?;
         self.user(user_id).await?;
         let role_s =
-            serde_json::to_string(&role).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            serde_json::to_string(&role).map_err(|e| StoreError::BadInput(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         let mut d = deployment_in(&mut tx, deployment_id).await?;
         let removed = sqlx::query(
@@ -213,7 +213,7 @@ impl Store {
         .rows_affected();
         if add {
             if d.has_ended() {
-                return Err(StoreError::Invalid(
+                return Err(StoreError::Conflict(
                     "the Deployment has ended: nobody can be assigned to it".into(),
                 ));
             }
@@ -297,7 +297,7 @@ async fn deployment_in(tx: &mut Tx<'_>, id: &str) -> Result<Deployment> {
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Invalid(e.to_string()))
+    serde_json::to_string(v).map_err(|e| StoreError::BadInput(e.to_string()))
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {

@@ -50,9 +50,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("encryption: {0}")]
     Crypto(String),
+    /// The request itself is wrong (a missing reason, a malformed name, an
+    /// unknown camera): the caller's to fix. HTTP 400.
     #[error("{0}")]
-    Invalid(String),
-    /// The request clashes with what is stored (a name already taken).
+    BadInput(String),
+    /// The request clashes with what is stored (a name already taken, a
+    /// Deployment in the wrong state, an Alert decided meanwhile). HTTP 409.
     #[error("{0}")]
     Conflict(String),
     /// A rule other than the role check refuses it (separation of duties).
@@ -217,7 +220,7 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::BadInput(format!(
                 "unsupported database URL scheme in {}",
                 redact(url)
             )));
@@ -390,9 +393,9 @@ impl Store {
     /// Creates or replaces a user.
     pub async fn put_user(&self, user: &User) -> Result<()> {
         let roles =
-            serde_json::to_string(&user.roles).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            serde_json::to_string(&user.roles).map_err(|e| StoreError::BadInput(e.to_string()))?;
         let rank =
-            serde_json::to_string(&user.rank).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            serde_json::to_string(&user.rank).map_err(|e| StoreError::BadInput(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(&user.id)

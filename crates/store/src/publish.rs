@@ -140,7 +140,7 @@ impl Store {
     pub async fn published_record(&self, deployment_id: &str) -> Result<PublishedRecord> {
         let d = self.deployment(deployment_id).await?;
         if !d.state.has_ended() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "records are published once a Deployment has ended".into(),
             ));
         }

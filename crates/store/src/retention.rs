@@ -92,7 +92,7 @@ impl Store {
         };
         access::check(who, Action::PlaceLegalHold, &assignment)?;
         if reason.trim().is_empty() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "a legal hold needs a recorded reason".into(),
             ));
         }

@@ -326,12 +326,12 @@ impl Store {
                 "no case reference or reason",
             )
             .await?;
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "a search needs a case reference and a reason".into(),
             ));
         }
         if case_ref.len() > MAX_CASE_REF || reason.len() > MAX_REASON {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::BadInput(format!(
                 "case reference (at most {MAX_CASE_REF} bytes) or reason (at most {MAX_REASON}) too long"
             )));
         }
@@ -568,7 +568,7 @@ impl Store {
         } = *review;
         let row = self.own_search(user, id).await?;
         if note.len() > MAX_REASON {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::BadInput(format!(
                 "note longer than {MAX_REASON} bytes"
             )));
         }
@@ -590,7 +590,7 @@ impl Store {
         let override_reason = match below_threshold_reason.map(str::trim) {
             Some(r) if overridden && !r.is_empty() && r.len() <= MAX_REASON => Some(r),
             _ if overridden => {
-                return Err(StoreError::Invalid(match threshold {
+                return Err(StoreError::BadInput(match threshold {
                     Some(t) => format!("the score {score:.3} is below the Threshold {t:.3}: a possible match needs a recorded reason for the override"),
                     None => "no calibrated Threshold: a possible match needs a recorded reason".into(),
                 }))

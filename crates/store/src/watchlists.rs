@@ -68,7 +68,7 @@ impl Store {
     ) -> Result<String> {
         access::check(admin, Action::ManageReferenceStore, &[])?;
         if subject_ref.trim().is_empty() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "a subject reference is required".into(),
             ));
         }
@@ -137,13 +137,13 @@ impl Store {
         access::check(compiler, Action::CompileWatchlist, &assignment)?;
         let d = self.deployment(deployment_id).await?;
         if d.state.has_ended() || d.state.is_final() {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "the Deployment is {:?}; its Watchlist is closed",
                 d.state
             )));
         }
         if reference_image_ids.is_empty() {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::BadInput(
                 "at least one reference image is required".into(),
             ));
         }
@@ -161,7 +161,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("reference image {rid}")))?;
             let sref: String = row.try_get("subject_ref")?;
             if subject.as_ref().is_some_and(|s| *s != sref) {
-                return Err(StoreError::Invalid(
+                return Err(StoreError::BadInput(
                     "all images of an entry must show the same subject".into(),
                 ));
             }
@@ -180,7 +180,7 @@ impl Store {
             blue,
             quality_override: quality_override.map(|o| o.trim().to_string()),
         };
-        entry.validate().map_err(StoreError::Invalid)?;
+        entry.validate().map_err(StoreError::BadInput)?;
         // One entry per person: a second would double their comparisons
         // and split their Alerts.
         if let Some(other) = sqlx::query(
@@ -506,7 +506,7 @@ impl Store {
                 .ok_or_else(|| StoreError::NotFound(format!("watchlist entry {entry_id}")))?
                 .try_get::<i64, _>("blue")?;
         if blue == 0 {
-            return Err(StoreError::Invalid(
+            return Err(StoreError::Conflict(
                 "passes are recorded only for Blue Watchlist volunteers".into(),
             ));
         }

@@ -34,7 +34,7 @@ async fn cameras_are_registered_by_administrators_and_their_credentials_stay_sea
         let in_url = CameraSettings::new("x", "rtsp://camop:pw@10.0.0.5/s");
         assert!(matches!(
             s.register_camera(&p.admin, in_url, None).await,
-            Err(StoreError::Invalid(_))
+            Err(StoreError::BadInput(_))
         ));
         let cam = s
             .register_camera(&p.admin, settings.clone(), Some(creds()))
@@ -84,7 +84,7 @@ async fn cameras_are_registered_by_administrators_and_their_credentials_stay_sea
         }
         assert!(matches!(
             s.create_deployment(&p.applicant, app).await,
-            Err(StoreError::Invalid(_))
+            Err(StoreError::BadInput(_))
         ));
     }
 }

@@ -61,7 +61,7 @@ async fn full_deployment_from_application_to_cancellation_report() {
         .unwrap();
         let refused = s.raise_alert(new_alert(&id, &a.primary, &w)).await;
         assert!(
-            matches!(refused, Err(StoreError::Invalid(_))),
+            matches!(refused, Err(StoreError::Conflict(_))),
             "{}: alert while suspended",
             w.name
         );

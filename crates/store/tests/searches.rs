@@ -74,7 +74,7 @@ async fn searches_templates_reviews_and_audit_on_both_backends() {
 
         assert!(matches!(
             s.record_search(&p.investigator, &search(" ", &img)).await,
-            Err(StoreError::Invalid(_))
+            Err(StoreError::BadInput(_))
         ));
         assert!(matches!(
             s.record_search(&p.operator, &search("K-1", &img)).await,
@@ -123,7 +123,7 @@ async fn searches_templates_reviews_and_audit_on_both_backends() {
         assert!(matches!(
             s.review_candidate(&p.investigator, &id, 0, 2, &CandidateReview { verdict: ReviewVerdict::PossibleMatch, note: "", below_threshold_reason: None })
                 .await,
-            Err(StoreError::Invalid(m)) if m.contains("below the Threshold 0.500")
+            Err(StoreError::BadInput(m)) if m.contains("below the Threshold 0.500")
         ));
         assert!(s
             .review_candidate(
