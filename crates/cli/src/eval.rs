@@ -238,7 +238,7 @@ struct Item {
     all_faces: bool,
 }
 
-fn sorted_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("{}", dir.display()))?
         .filter_map(|e| e.ok())
@@ -757,7 +757,7 @@ fn build_rows(
     (rows, gn)
 }
 
-fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

@@ -26,6 +26,7 @@ use vigil_live::Zone;
 use vigil_vision::FaceEngine;
 
 use crate::commands;
+use crate::eval::{sorted_entries, threads};
 use crate::Global;
 
 #[derive(Args)]
@@ -75,18 +76,15 @@ struct PassScores {
 
 fn people(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
     let mut out = Vec::new();
-    let mut ids: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| dir.display().to_string())?
-        .filter_map(|e| e.ok())
+    for id in sorted_entries(dir)?
+        .into_iter()
         .filter(|e| e.path().is_dir())
-        .collect();
-    ids.sort_by_key(|e| e.file_name());
-    for id in ids {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(id.path())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+    {
+        let files: Vec<PathBuf> = sorted_entries(&id.path())?
+            .into_iter()
+            .map(|e| e.path())
             .filter(|p| p.is_file())
             .collect();
-        files.sort();
         if files.len() >= 3 {
             out.push((id.file_name().to_string_lossy().into_owned(), files));
         }
@@ -259,10 +257,7 @@ pub fn run(g: &Global, a: &EvalLfrArgs) -> Result<ExitCode> {
     let calibrated = crate::eval::installed_calibration(g)
         .and_then(|c| c.threshold_for(a.far, n).ok())
         .map(|adv| adv.threshold as f32);
-    let jobs = a
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let jobs = a.jobs.unwrap_or_else(threads).max(1);
     let mut rules = Vec::new();
     for &looks in &a.looks {
         let started = Instant::now();

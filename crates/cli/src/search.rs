@@ -20,10 +20,7 @@ use crate::Global;
 /// The server's `probe_faces` hook over this process's face engine.
 pub fn probe_hook(engine: Arc<FaceEngine>, limits: DecodeLimits) -> vigil_server::ProbeFacesFn {
     Arc::new(move |bytes: &[u8], content_type: &str, size: Option<u32>| {
-        let size = size.map_or(vigil_vision::DetectionSize::Letterbox, |n| {
-            vigil_vision::DetectionSize::UpTo(n)
-        });
-        vigil_live::media::read_probe_media(&engine, bytes, content_type, limits, size)
+        vigil_live::media::read_probe_media(&engine, bytes, content_type, limits, size.into())
     })
 }
 

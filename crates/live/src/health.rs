@@ -85,16 +85,7 @@ impl CameraStats {
             p95_recognition_time_ms: pick(0.95),
             recognition_time_buckets: RT_BUCKETS_MS
                 .iter()
-                .map(|&le| {
-                    (
-                        le,
-                        if count > 0 {
-                            h.count_between(0, le as u64)
-                        } else {
-                            0
-                        },
-                    )
-                })
+                .map(|&le| (le, h.count_between(0, le as u64)))
                 .collect(),
             recognition_time_sum_ms: rt.sum_ms,
             recognition_time_count: count,
@@ -139,6 +130,14 @@ mod tests {
     #[test]
     fn recognition_times_are_kept_in_bounded_memory_with_their_percentiles() {
         let stats = CameraStats::default();
+        {
+            let empty = stats.recognition_times.lock().unwrap();
+            assert_eq!(
+                empty.histogram.count_between(0, 10_000),
+                0,
+                "no Alert, no counts"
+            );
+        }
         for ms in 1..=1000 {
             stats.record_recognition_time(f64::from(ms));
         }

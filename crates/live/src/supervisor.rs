@@ -95,11 +95,7 @@ impl CameraSetup {
             },
             max_faces: s.max_faces,
             footage: None,
-            detection_size: s
-                .detection_size
-                .map_or(vigil_vision::DetectionSize::Letterbox, |n| {
-                    vigil_vision::DetectionSize::UpTo(n)
-                }),
+            detection_size: s.detection_size.into(),
         }
     }
 }

@@ -7,8 +7,8 @@
 //! SCRFD as shipped takes a fixed 640x640 input, so every image is
 //! letterboxed into it. The YuNet pack's input size is free (the converter
 //! makes it so), so it can also see an image at its own size: a 1080p frame
-//! whose faces are 27 px wide loses them when shrunk to 640 px and keeps
-//! them at 1920 px; a 250 px photo need not be blown up to 640.
+//! whose faces are 24 px wide loses most of them when shrunk to 640 px and
+//! keeps them at 1920 px; a 250 px photo need not be blown up to 640.
 
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
@@ -49,8 +49,10 @@ pub enum DetectionSize {
 }
 
 impl DetectionSize {
-    /// The smallest and largest long side accepted for [`DetectionSize::UpTo`].
-    pub const RANGE: std::ops::RangeInclusive<u32> = 64..=4096;
+    /// The smallest and largest long side accepted for [`DetectionSize::UpTo`]
+    /// (core's rule for a camera's setting, so a camera, a search and the
+    /// command line accept the same sizes).
+    pub const RANGE: std::ops::RangeInclusive<u32> = vigil_core::camera::DETECTION_SIZES;
 
     /// `letterbox`, or a long side in pixels (`native` for 4096: the image's
     /// own size for any camera or photo up to 4K).
@@ -67,6 +69,13 @@ impl DetectionSize {
                 )),
             },
         }
+    }
+}
+
+/// A setting as a camera or a search stores it: unset is the letterbox.
+impl From<Option<u32>> for DetectionSize {
+    fn from(long_side: Option<u32>) -> Self {
+        long_side.map_or(Self::Letterbox, Self::UpTo)
     }
 }
 

@@ -76,10 +76,10 @@ pub fn scale_and_pad(
     let nh = ((h as f32 * scale).round() as u32).max(1);
     let up = |v: u32| v.div_ceil(multiple) * multiple;
     let (cw, ch) = (up(nw), up(nh));
-    if (nw, nh) == (cw, ch) {
-        return Ok((resize(image, nw, nh)?, scale));
-    }
     let resized = resize(image, nw, nh)?;
+    if (nw, nh) == (cw, ch) {
+        return Ok((resized, scale));
+    }
     let mut canvas = RgbImage::new(cw, ch);
     image::imageops::replace(&mut canvas, &resized, 0, 0);
     Ok((canvas, scale))

@@ -115,10 +115,7 @@ fn hooks(engine: Arc<FaceEngine>) -> Hooks {
     );
     Hooks {
         probe_faces: Some(Arc::new(move |b: &[u8], ct: &str, size: Option<u32>| {
-            let size = size.map_or(vigil_vision::DetectionSize::Letterbox, |n| {
-                vigil_vision::DetectionSize::UpTo(n)
-            });
-            vigil_live::media::read_probe_media(&engine, b, ct, Default::default(), size)
+            vigil_live::media::read_probe_media(&engine, b, ct, Default::default(), size.into())
         })),
         threshold_advice: Some(Arc::new(move |far: f64, n: usize| {
             Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
