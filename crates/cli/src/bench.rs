@@ -98,7 +98,7 @@ fn pgvector_row(
     exact: &[Vec<vigil_gallery::index::Hit>],
     a: &GalleryBenchArgs,
 ) -> Result<serde_json::Value> {
-    use vigil_gallery::pgvector::PgVectorIndex;
+    use vigil_search::pgvector::PgVectorIndex;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -123,7 +123,7 @@ fn pgvector_row(
         let (mut found, mut mate_first) = (0usize, 0usize);
         for (qi, (q, e)) in queries.iter().zip(exact).enumerate() {
             let t = Instant::now();
-            let hits = pg.search(q, a.k, false).await?;
+            let hits = vigil_search::best_subjects(&pg, q, a.k).await?;
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             found += hits
                 .iter()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use vigil_core::access::{Rank, Role, User};
+
 use vigil_core::retention::RetentionPolicy;
 use vigil_store::{Store, SystemClock};
 
@@ -77,14 +77,7 @@ pub enum DeploymentAction {
     Published,
 }
 
-pub fn system_user() -> User {
-    User {
-        id: "system".into(),
-        display_name: "Vigil system (CLI)".into(),
-        rank: Rank::Staff,
-        roles: vec![Role::Administrator, Role::Auditor],
-    }
-}
+pub use vigil_core::access::system_user;
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

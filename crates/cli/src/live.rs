@@ -550,36 +550,51 @@ pub struct TlsArgs {
 
 /// The face engine's verdict on a reference image, as the Watchlist page
 /// shows it: one face, good enough to enrol, or why not.
-fn quality_hook(engine: Arc<vigil_vision::FaceEngine>) -> vigil_server::Hooks {
-    let assess = move |bytes: &[u8]| {
-        serde_json::to_value(engine.judge_reference(bytes, Default::default())).unwrap_or_default()
-    };
-    vigil_server::Hooks {
-        assess_quality: Some(Arc::new(assess)),
-        ..Default::default()
+/// The server's state over `store`, with the face engine judging
+/// reference images (when there is one) and the recogniser's installed
+/// calibration (when there is one) for the expected Alert load and the
+/// Threshold advice.
+fn app_state(
+    g: &Global,
+    store: Arc<Store>,
+    engine: Option<Arc<vigil_vision::FaceEngine>>,
+) -> vigil_server::AppState {
+    let mut state = vigil_server::AppState::new(store, Duration::from_secs(12 * 3600))
+        .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots))
+        .with_clips(Arc::new(vigil_live::footage::FfmpegClips));
+    if let Some(engine) = engine {
+        state = state.with_judge(engine);
+    }
+    match crate::eval::installed_calibration(g) {
+        Some(c) => state.with_calibration(Arc::new(c)),
+        None => {
+            tracing::warn!("no calibration for {}: expected Alert load and Threshold suggestions are off (run `vigil eval --sample-set --install`)", g.recogniser);
+            state
+        }
     }
 }
 
-/// The recogniser's calibration, when installed, for the expected Alert
-/// load and the Threshold suggestions.
-fn calibration_hooks(g: &Global, hooks: &mut vigil_server::Hooks) {
-    let Some(c) = crate::eval::installed_calibration(g) else {
-        tracing::warn!("no calibration for {}: expected Alert load and Threshold suggestions are off (run `vigil eval --sample-set --install`)", g.recogniser);
-        return;
+/// Plugs the search stage into the server: the reference store (encoding
+/// any image without a template first) in memory, on the GPU or in pgvector.
+async fn with_search(
+    g: &Global,
+    state: vigil_server::AppState,
+    store: &Store,
+    engine: Arc<vigil_vision::FaceEngine>,
+    pgvector: Option<&str>,
+) -> Result<vigil_server::AppState> {
+    let choice = vigil_search::lifecycle::BackendChoice {
+        try_gpu: g.provider != vigil_vision::Provider::Cpu,
+        pgvector: pgvector.map(str::to_string),
     };
-    let c = Arc::new(c);
-    let c2 = c.clone();
-    hooks.false_match_rate = Some(Arc::new(move |t: f32| {
-        Some(c.false_match_rate(f64::from(t)).0)
-    }));
-    hooks.threshold_advice = Some(Arc::new(move |far: f64, n: usize| {
-        let advice = c2.threshold_for(far, n).ok()?;
-        Some(serde_json::json!({"pack": c2.pack, "calibrated_on": c2.source, "advice": advice}))
-    }));
-}
-
-fn app_state(store: Arc<Store>, hooks: vigil_server::Hooks) -> vigil_server::AppState {
-    vigil_server::AppState::new(store, Duration::from_secs(12 * 3600)).with_hooks(hooks)
+    Ok(
+        match vigil_search::lifecycle::open_searcher(store, engine, commands::limits(g), &choice)
+            .await?
+        {
+            Some(searcher) => state.with_search(Arc::new(searcher)),
+            None => state,
+        },
+    )
 }
 
 async fn serve_until_interrupt(
@@ -656,12 +671,10 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
             None
         }
     };
-    let mut hooks = engine.clone().map(quality_hook).unwrap_or_default();
-    calibration_hooks(g, &mut hooks);
     let rt = runtime()?;
     rt.block_on(async {
         let store = Arc::new(crate::accounts::open_initialised(data).await?);
-        let mut state = app_state(store.clone(), hooks);
+        let mut state = app_state(g, store.clone(), engine.clone());
         state.second_factor = !a.no_second_factor;
         state.sessions = Arc::new(vigil_server::Sessions::new(
             store.clone(),
@@ -670,19 +683,8 @@ pub fn serve(g: &Global, data: &DataArgs, a: &ServeArgs) -> Result<ExitCode> {
                 ..Default::default()
             },
         ));
-        state = state
-            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots))
-            .with_clips(Arc::new(vigil_live::footage::FfmpegClips));
         if let Some(engine) = engine.clone() {
-            state = crate::search::enable_search(
-                state,
-                &store,
-                engine,
-                commands::limits(g),
-                g.provider != vigil_vision::Provider::Cpu,
-                a.pgvector.as_deref(),
-            )
-            .await?;
+            state = with_search(g, state, &store, engine, a.pgvector.as_deref()).await?;
         }
         eprintln!(
             "Vigil console at {}://{}:{}/console (Ctrl-C to stop)",
@@ -825,8 +827,6 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         rt.block_on(store.set_password_hash(&u.id, &hash))?;
     }
     drop((link, watchlist));
-    let mut hooks = quality_hook(engine.clone());
-    calibration_hooks(g, &mut hooks);
     // The Deployment's cameras run as in `vigil serve`: the supervisor
     // starts them because the Deployment is Active, and stops them when it
     // is suspended or ends.
@@ -844,14 +844,11 @@ pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
         a.port
     );
     println!("Log in as operator, engagement, gold, silver, investigator, auditor, ... with password {DEMO_PASSWORD:?}; Ctrl-C to stop.");
-    let state = rt.block_on(crate::search::enable_search(
-        app_state(store.clone(), hooks)
-            .with_snapshots(Arc::new(vigil_live::supervisor::FfmpegSnapshots))
-            .with_clips(Arc::new(vigil_live::footage::FfmpegClips)),
+    let state = rt.block_on(with_search(
+        g,
+        app_state(g, store.clone(), Some(engine.clone())),
         &store,
         engine,
-        commands::limits(g),
-        g.provider != vigil_vision::Provider::Cpu,
         None,
     ))?;
     let served = rt.block_on(serve_until_interrupt(state, &a.bind, a.port, &a.tls));

@@ -261,6 +261,18 @@ pub fn check(user: &User, action: Action, assignment: &[Role]) -> Result<(), Den
     }
 }
 
+/// The built-in user the command line and the background services act as
+/// (Administrator and Auditor): whoever holds the data directory and the
+/// master key holds the data, and what they do is audited under this name.
+pub fn system_user() -> User {
+    User {
+        id: "system".into(),
+        display_name: "Vigil system (CLI)".into(),
+        rank: Rank::Staff,
+        roles: vec![Role::Administrator, Role::Auditor],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,9 +8,6 @@
 
 pub mod gpu;
 pub mod index;
-pub mod pgvector;
-pub mod probe;
-pub mod reference;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -15,7 +15,6 @@ pub mod health;
 pub mod ingest;
 pub mod link;
 pub mod matcher;
-pub mod media;
 pub mod pipeline;
 pub mod stoppable;
 pub mod supervisor;

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use vigil_core::access::{self, Action, Role, User};
 use vigil_core::deployment::{Application, CancellationReport, Deployment, WrittenAuthority};
 use vigil_core::metrics;
+use vigil_core::quality::ReferenceVerdict;
 use vigil_core::watchlist::{expected_false_alerts, Category};
 use vigil_core::workflow::{Command, Step, AMEND_APPLICATION, FILE_CANCELLATION_REPORT};
 
@@ -362,19 +363,19 @@ fn reference_page() -> i64 {
     24
 }
 
-/// The face engine's verdict on a reference image (Null without an
+/// The face engine's verdict on a reference image (None without an
 /// engine), cached by image id: reference images never change.
 async fn judge_reference(
     state: &AppState,
     user: &User,
     deployment: &str,
     image_id: &str,
-) -> Result<Value, ApiError> {
-    let Some(assess) = &state.hooks.assess_quality else {
-        return Ok(Value::Null);
+) -> Result<Option<ReferenceVerdict>, ApiError> {
+    let Some(judge) = state.judge.clone() else {
+        return Ok(None);
     };
     if let Some(v) = state.quality_cache(image_id) {
-        return Ok(v);
+        return Ok(Some(v));
     }
     // Reading the pixels to judge them is a read of biometric data:
     // audited like any other.
@@ -382,12 +383,11 @@ async fn judge_reference(
         .store
         .reference_image(user, deployment, image_id)
         .await?;
-    let assess = assess.clone();
-    let v = tokio::task::spawn_blocking(move || assess(&bytes))
+    let v = tokio::task::spawn_blocking(move || judge.judge_reference(&bytes))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     state.remember_quality(image_id, v.clone());
-    Ok(v)
+    Ok(Some(v))
 }
 
 /// `GET /api/v1/deployments/{id}/reference-images/{rid}`: one image, for
@@ -426,8 +426,8 @@ pub async fn watchlist(
     let d = state.store.deployment(&id).await?;
     let passers_by = q.passers_by.unwrap_or(10_000);
     let threshold = d.authority.as_ref().map(|a| a.threshold);
-    let fmr = match (threshold, &state.hooks.false_match_rate) {
-        (Some(t), Some(f)) => f(t),
+    let fmr = match (threshold, &state.calibration) {
+        (Some(t), Some(c)) => Some(c.false_match_rate(f64::from(t)).0),
         _ => None,
     };
     let load = fmr.map(|fmr| {
@@ -509,13 +509,10 @@ pub async fn add_entry(
     // reason, and then it is enrolled with the override.
     let mut unsuitable = Vec::new();
     for rid in &e.reference_image_ids {
-        let v = judge_reference(&state, &user, &id, rid).await?;
-        if v["passed"] == Value::Bool(false) {
-            let reasons: Vec<&str> = v["reasons"]
-                .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            unsuitable.push(reasons.join("; "));
+        if let Some(v) = judge_reference(&state, &user, &id, rid).await? {
+            if !v.passed {
+                unsuitable.push(v.reasons.join("; "));
+            }
         }
     }
     let quality_override = e
@@ -603,10 +600,12 @@ pub async fn threshold_advice(
         ));
     }
     let advice = state
-        .hooks
-        .threshold_advice
+        .calibration
         .as_ref()
-        .and_then(|f| f(q.far, q.watchlist_size.max(1)))
+        .and_then(|c| {
+            let advice = c.threshold_for(q.far, q.watchlist_size.max(1)).ok()?;
+            Some(json!({"pack": c.pack, "calibrated_on": c.source, "advice": advice}))
+        })
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -26,11 +26,12 @@ pub mod tls;
 pub mod users;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
+use vigil_core::quality::ReferenceVerdict;
 use vigil_store::Store;
 
 pub use auth::{hash_password, Sessions};
@@ -53,55 +54,21 @@ pub struct AppState {
     /// Require a second factor (TOTP) of the accounts that need one. Off in
     /// the library (tests, the demo); `vigil serve` turns it on.
     pub second_factor: bool,
-    pub hooks: Hooks,
-    quality: Arc<Mutex<HashMap<String, serde_json::Value>>>,
-    /// The searchable reference store for RFR/OIFR (None: searches answer
-    /// 503).
-    pub reference: Option<ReferenceSearch>,
+    /// Judges reference images (faces found, inter-eye distance, pose,
+    /// sharpness, pass or the reasons it fails); None: no verdicts.
+    pub judge: Option<Arc<dyn vigil_core::quality::ReferenceJudge>>,
+    quality: Arc<Mutex<HashMap<String, ReferenceVerdict>>>,
+    /// The recogniser's calibration: the expected Alert load at a
+    /// Threshold, the Threshold advice on the authority form, the search
+    /// Threshold (None: not offered).
+    pub calibration: Option<Arc<vigil_eval::Calibration>>,
+    /// RFR/OIFR: the face engine and the reference store (None: searches
+    /// answer 503).
+    pub search: Option<Arc<dyn vigil_core::search::FaceSearch>>,
     /// Takes a camera's snapshot for the Zone editor (None: 503).
     pub snapshots: Option<Arc<dyn cameras::CameraSnapshot>>,
     /// Watermarks exported footage (None: exports answer 503).
     pub clips: Option<Arc<dyn vigil_core::camera::ClipWatermark>>,
-}
-
-/// Where RFR/OIFR searches look.
-#[derive(Clone)]
-pub enum ReferenceSearch {
-    /// In this process (the CPU or GPU scan), rebuilt from the store at
-    /// start; shared with the enrolment path, which extends it.
-    Memory(Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>),
-    /// PostgreSQL + pgvector: one index for several servers.
-    PgVector(Arc<vigil_gallery::pgvector::PgVectorIndex>),
-}
-
-pub type AssessQualityFn = Arc<dyn Fn(&[u8]) -> serde_json::Value + Send + Sync>;
-pub type FalseMatchRateFn = Arc<dyn Fn(f32) -> Option<f64> + Send + Sync>;
-/// Finds and encodes the faces in a searched still or video (bytes,
-/// content type), or says why it cannot read them.
-/// Reads searched media: its bytes, its declared content type, and the long
-/// side at which the detector should see it (`None`: the detector's own
-/// 640x640 input).
-pub type ProbeFacesFn =
-    Arc<dyn Fn(&[u8], &str, Option<u32>) -> Result<rfr::ProbeMedia, String> + Send + Sync>;
-pub type ThresholdAdviceFn = Arc<dyn Fn(f64, usize) -> Option<serde_json::Value> + Send + Sync>;
-
-/// What the server learns from the stages it does not depend on: the
-/// process that hosts it (the `vigil` binary) plugs in the live pipeline's
-/// health and the face engine's judgements, so this crate stays free of
-/// ONNX Runtime and ffmpeg.
-#[derive(Clone, Default)]
-pub struct Hooks {
-    /// Quality verdict on a reference image (faces found, inter-eye
-    /// distance, pose, sharpness, pass or the reasons it fails).
-    pub assess_quality: Option<AssessQualityFn>,
-    /// The calibrated per-comparison False Match Rate at a Threshold for
-    /// the recogniser in use.
-    pub false_match_rate: Option<FalseMatchRateFn>,
-    /// The calibrated Threshold for a target False Alert Rate and
-    /// Watchlist size (`vigil threshold`), offered on the authority form.
-    pub threshold_advice: Option<ThresholdAdviceFn>,
-    /// Faces and templates of the media of an RFR/OIFR search.
-    pub probe_faces: Option<ProbeFacesFn>,
 }
 
 impl AppState {
@@ -122,9 +89,10 @@ impl AppState {
             searches: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SEARCHES)),
             secure_cookies: false,
             second_factor: false,
-            hooks: Hooks::default(),
+            judge: None,
             quality: Arc::default(),
-            reference: None,
+            calibration: None,
+            search: None,
             snapshots: None,
             clips: None,
         }
@@ -142,18 +110,22 @@ impl AppState {
         self
     }
 
-    /// Serves RFR/OIFR searches from this reference index.
-    pub fn with_reference(
-        mut self,
-        index: Arc<RwLock<vigil_gallery::reference::ReferenceIndex>>,
-    ) -> Self {
-        self.reference = Some(ReferenceSearch::Memory(index));
+    /// Serves RFR/OIFR searches.
+    pub fn with_search(mut self, search: Arc<dyn vigil_core::search::FaceSearch>) -> Self {
+        self.search = Some(search);
         self
     }
 
-    /// Serves RFR/OIFR searches from PostgreSQL + pgvector.
-    pub fn with_pgvector(mut self, index: Arc<vigil_gallery::pgvector::PgVectorIndex>) -> Self {
-        self.reference = Some(ReferenceSearch::PgVector(index));
+    /// Gives quality verdicts on reference images.
+    pub fn with_judge(mut self, judge: Arc<dyn vigil_core::quality::ReferenceJudge>) -> Self {
+        self.judge = Some(judge);
+        self
+    }
+
+    /// Offers the expected Alert load and Threshold advice from this
+    /// calibration.
+    pub fn with_calibration(mut self, c: Arc<vigil_eval::Calibration>) -> Self {
+        self.calibration = Some(c);
         self
     }
 
@@ -163,14 +135,9 @@ impl AppState {
         self
     }
 
-    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
-        self.hooks = hooks;
-        self
-    }
-
     /// Quality verdicts are cached by reference image id: images in the
     /// reference store never change, and judging one costs a detection.
-    fn quality_cache(&self, id: &str) -> Option<serde_json::Value> {
+    fn quality_cache(&self, id: &str) -> Option<ReferenceVerdict> {
         self.quality
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -178,7 +145,7 @@ impl AppState {
             .cloned()
     }
 
-    fn remember_quality(&self, id: &str, v: serde_json::Value) {
+    fn remember_quality(&self, id: &str, v: ReferenceVerdict) {
         self.quality
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,9 +1,9 @@
 //! Retrospective and Operator Initiated FR over HTTP [RFR-1..3, OIF-1].
 //!
 //! A search is one multipart upload (the still or video, the case
-//! reference, the reason). Faces are found and encoded by the host's face
-//! engine (the `probe_faces` hook), searched in the in-memory reference
-//! index, and the ranked candidates are recorded with the search; the
+//! reference, the reason). Faces are found, encoded and searched by the
+//! search stage (`vigil_core::search::FaceSearch`, which `vigil-search`
+//! implements), and the ranked candidates are recorded with the search; the
 //! investigator then reviews each candidate. Every search, view, image read
 //! and review is in the audit log.
 
@@ -13,56 +13,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
-use vigil_store::searches::{
-    CandidateRef, CandidateReview, NewSearch, ProbeFace, ReviewVerdict, SearchKind,
-};
+use vigil_store::searches::{CandidateReview, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
 
 use crate::error::ErrorBody;
 use crate::routes::{body, changing_user, current_user, jpeg};
-use crate::{ApiError, AppState, ReferenceSearch};
+use crate::{ApiError, AppState};
+use vigil_core::search::{SearchError, SearchRequest};
 
 /// Largest upload for a search: a phone video of a minute or two.
 pub const MAX_SEARCH_BYTES: usize = 256 << 20;
 /// Candidates per face unless the request asks for fewer or more.
 const DEFAULT_K: usize = 20;
 const MAX_K: usize = 100;
-
-pub use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
-
-/// A probe face and its candidates, as the store records them.
-fn probe_face(
-    f: ProbeFaceTemplate,
-    hits: Vec<vigil_gallery::reference::ReferenceHit>,
-) -> ProbeFace {
-    ProbeFace {
-        candidates: hits
-            .into_iter()
-            .map(|h| CandidateRef {
-                image_id: h.image_id,
-                subject_ref: h.subject_ref,
-                score: f64::from(h.score),
-            })
-            .collect(),
-        crop_jpeg: Some(f.crop_jpeg),
-        quality: f.quality,
-    }
-}
-
-/// Each probe face's best `k` candidates from the in-memory reference
-/// index, as the store records them.
-pub fn search_faces(
-    index: &vigil_gallery::reference::ReferenceIndex,
-    faces: Vec<ProbeFaceTemplate>,
-    k: usize,
-) -> Vec<ProbeFace> {
-    faces
-        .into_iter()
-        .map(|f| {
-            let hits = index.search(&f.vector, k);
-            probe_face(f, hits)
-        })
-        .collect()
-}
 
 /// The per-comparison False Match Rate at the search Threshold: a score a
 /// different person's face reaches once in 100,000 comparisons. In a store
@@ -74,8 +36,10 @@ pub const SEARCH_FALSE_MATCH_RATE: f64 = 1e-5;
 /// The calibrated search Threshold of the recogniser in use (the same
 /// calibration as the authority form's advice); None without one.
 fn search_threshold(state: &AppState) -> Option<f64> {
-    let advice = state.hooks.threshold_advice.as_ref()?(SEARCH_FALSE_MATCH_RATE, 1)?;
-    advice["advice"]["threshold"].as_f64()
+    let c = state.calibration.as_ref()?;
+    c.threshold_for(SEARCH_FALSE_MATCH_RATE, 1)
+        .ok()
+        .map(|a| a.threshold)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -200,53 +164,32 @@ pub async fn create(
             format!("this server has no {what}"),
         )
     };
-    let probe = state
-        .hooks
-        .probe_faces
+    let search = state
+        .search
         .clone()
-        .ok_or_else(|| unavailable("face engine"))?;
-    let detection_size = u.detection_size;
-    let found = tokio::task::spawn_blocking(move || probe(&media, &content_type, detection_size))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "face engine failed",
-            )
-        })?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable", e))?;
-    let reference = state
-        .reference
-        .clone()
-        .ok_or_else(|| unavailable("reference index"))?;
-    let failed = |what: String| {
-        tracing::error!("reference search failed: {what}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "search failed",
-        )
-    };
-    let faces = match reference {
-        ReferenceSearch::Memory(index) => tokio::task::spawn_blocking(move || {
-            let index = index.read().unwrap_or_else(|p| p.into_inner());
-            search_faces(&index, found.faces, k)
+        .ok_or_else(|| unavailable("face engine or reference index"))?;
+    let found = search
+        .search(SearchRequest {
+            media: media.to_vec(),
+            content_type,
+            detection_size: u.detection_size,
+            k,
         })
         .await
-        .map_err(|e| failed(e.to_string()))?,
-        ReferenceSearch::PgVector(pg) => {
-            let mut out = Vec::with_capacity(found.faces.len());
-            for f in found.faces {
-                let hits = pg
-                    .search(&f.vector, k, false)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                out.push(probe_face(f, hits));
+        .map_err(|e| match e {
+            SearchError::Unreadable(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unreadable", e)
             }
-            out
-        }
-    };
+            SearchError::Failed(what) => {
+                tracing::error!("reference search failed: {what}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "search failed",
+                )
+            }
+        })?;
+    let faces = found.faces.into_iter().map(ProbeFace::from).collect();
     let threshold = search_threshold(&state);
     let id = state
         .store

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
-use vigil_server::{router, AppState, Hooks};
+use vigil_server::{router, AppState};
 use vigil_store::alerts::NewAlert;
 
 struct Driver(Child);
@@ -610,9 +610,10 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
     );
 }
 
-/// The face engine (detection only) from the model cache, as `vigil serve`
-/// loads it, judging reference images for the Watchlist page.
-fn quality_hooks() -> Hooks {
+/// The face engine (detection only) from the model cache judging
+/// reference images for the Watchlist page, and the installed calibration,
+/// as `vigil serve` plugs them in.
+fn with_engine(state: AppState) -> AppState {
     let cache = vigil_vision::engine::default_cache_dir();
     let engine = vigil_vision::FaceEngine::load(&vigil_vision::EngineConfig {
         models_dir: cache.join("models"),
@@ -626,20 +627,9 @@ fn quality_hooks() -> Hooks {
         gate: Default::default(),
     })
     .expect("face engine (run scripts/setup.sh)");
-    // The calibration `vigil models fetch` installs for the default recogniser.
-    let calibration = std::sync::Arc::new(
-        vigil_eval::Calibration::load(&cache.join("models/sface-2021dec/calibration.json"))
-            .expect("calibration (run scripts/setup.sh)"),
-    );
-    Hooks {
-        assess_quality: Some(std::sync::Arc::new(move |b: &[u8]| {
-            serde_json::to_value(engine.judge_reference(b, Default::default())).unwrap()
-        })),
-        threshold_advice: Some(std::sync::Arc::new(move |far: f64, n: usize| {
-            Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
-        })),
-        ..Default::default()
-    }
+    state
+        .with_judge(std::sync::Arc::new(engine))
+        .with_calibration(common::calibration())
 }
 
 async fn wait_state(b: &Browser, state: &str) {
@@ -662,9 +652,11 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
             .await
             .unwrap();
     }
-    let base =
-        serve(AppState::new(f.store.clone(), Duration::from_secs(600)).with_hooks(quality_hooks()))
-            .await;
+    let base = serve(with_engine(AppState::new(
+        f.store.clone(),
+        Duration::from_secs(600),
+    )))
+    .await;
     let b = Browser::start().await;
     let c = &b.c;
 

@@ -11,8 +11,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 use vigil_core::fixtures::complete_application;
+use vigil_core::quality::{ReferenceJudge, ReferenceVerdict};
 use vigil_core::watchlist::Category;
-use vigil_server::{router, AppState, Hooks};
+use vigil_server::{router, AppState};
 use vigil_store::alerts::NewAlert;
 
 use common::*;
@@ -657,14 +658,23 @@ async fn watchlist_shows_quality_verdicts_and_expected_alert_load() {
     let mut f = fixture().await;
     let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let c = calls.clone();
-    let state = AppState::new(f.store.clone(), Duration::from_secs(60)).with_hooks(Hooks {
-        assess_quality: Some(Arc::new(move |bytes: &[u8]| {
-            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            json!({"passed": bytes.len() > 100, "faces": 1, "reasons": ["too small"]})
-        })),
-        false_match_rate: Some(Arc::new(|t: f32| (t >= 0.5).then_some(1e-4))),
-        ..Default::default()
-    });
+    /// Counts its calls; passes images over 100 bytes.
+    struct CountingJudge(Arc<std::sync::atomic::AtomicUsize>);
+    impl ReferenceJudge for CountingJudge {
+        fn judge_reference(&self, image: &[u8]) -> ReferenceVerdict {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ReferenceVerdict {
+                passed: image.len() > 100,
+                faces: 1,
+                reasons: vec!["too small".into()],
+                quality: None,
+            }
+        }
+    }
+    let calibration = common::calibration();
+    let state = AppState::new(f.store.clone(), Duration::from_secs(60))
+        .with_judge(Arc::new(CountingJudge(c)))
+        .with_calibration(calibration.clone());
     f.app = router(state);
     let compiler = login(&f, "compiler").await;
     let d = &f.deployment;
@@ -703,7 +713,10 @@ async fn watchlist_shows_quality_verdicts_and_expected_alert_load() {
     let expected = v["expected_load"]["expected_false_alerts"]
         .as_f64()
         .unwrap();
-    assert!((expected - 5.0).abs() < 1e-6, "{expected}");
+    // One comparison per passer-by at the calibrated rate for 0.5.
+    let fmr = calibration.false_match_rate(0.5).0;
+    assert!(fmr > 0.0 && fmr < 1e-2, "{fmr}");
+    assert!((expected - 50_000.0 * fmr).abs() < 1e-6, "{expected}");
     assert!(!b.windows(5).any(|w| w == b"jpeg "), "no image bytes");
 
     // A second subject with two images: LFR enrols each entry once (the
@@ -753,7 +766,8 @@ async fn watchlist_shows_quality_verdicts_and_expected_alert_load() {
     let expected = v["expected_load"]["expected_false_alerts"]
         .as_f64()
         .unwrap();
-    assert!((expected - 10.0).abs() < 1e-3, "{expected}");
+    let two = 50_000.0 * (1.0 - (1.0 - fmr).powi(2));
+    assert!((expected - two).abs() < 1e-6, "{expected} vs {two}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -819,26 +833,25 @@ async fn the_server_speaks_tls_when_given_a_certificate() {
 }
 
 #[tokio::test]
-async fn threshold_advice_comes_from_the_calibration_hook() {
+async fn threshold_advice_comes_from_the_installed_calibration() {
     let mut f = fixture().await;
     let path = "/api/v1/calibration/threshold?far=0.001&watchlist_size=100";
     let s = login(&f, "ao").await;
     // Without a calibration: a clear 404.
     let (st, b, _) = send(&f, get(path, Some(&s))).await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&b));
-    let state = AppState::new(f.store.clone(), Duration::from_secs(60)).with_hooks(Hooks {
-        threshold_advice: Some(Arc::new(|far: f64, n: usize| {
-            Some(json!({"advice": {"threshold": 0.4 + far * n as f64, "method": "measured"}}))
-        })),
-        ..Default::default()
-    });
+    let calibration = common::calibration();
+    let state = AppState::new(f.store.clone(), Duration::from_secs(60))
+        .with_calibration(calibration.clone());
     f.app = router(state);
     let s = login(&f, "ao").await;
     assert_eq!(send(&f, get(path, None)).await.0, StatusCode::UNAUTHORIZED);
     let (st, b, _) = send(&f, get(path, Some(&s))).await;
     assert_eq!(st, StatusCode::OK);
     let t = json_of(&b)["advice"]["threshold"].as_f64().unwrap();
-    assert!((t - 0.5).abs() < 1e-9);
+    let want = calibration.threshold_for(0.001, 100).unwrap().threshold;
+    assert!((t - want).abs() < 1e-9, "{t} vs {want}");
+    assert_eq!(json_of(&b)["pack"], vigil_vision::DEFAULT_RECOGNISER);
     for bad in [
         "/api/v1/calibration/threshold?far=2&watchlist_size=10",
         "/api/v1/calibration/threshold?far=0.001",

@@ -105,6 +105,31 @@ pub struct ProbeFace {
     pub candidates: Vec<CandidateRef>,
 }
 
+impl From<vigil_core::search::SearchedFace> for ProbeFace {
+    fn from(f: vigil_core::search::SearchedFace) -> Self {
+        Self {
+            candidates: f
+                .candidates
+                .into_iter()
+                .map(|c| CandidateRef {
+                    image_id: c.image_id,
+                    subject_ref: c.subject_ref,
+                    score: c.score,
+                })
+                .collect(),
+            crop_jpeg: Some(f.crop_jpeg),
+            // What the reviewer is shown beside the candidates.
+            quality: serde_json::json!({
+                "inter_eye_distance": f.quality.inter_eye_distance,
+                "yaw_degrees": f.quality.yaw_degrees,
+                "sharpness": f.quality.sharpness,
+                "passed": f.verdict.passed,
+                "reasons": f.verdict.reasons,
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSearch {
     pub kind: SearchKind,

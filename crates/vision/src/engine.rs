@@ -27,15 +27,7 @@ pub struct Face {
     pub template: Option<Template>,
 }
 
-/// [`FaceEngine::judge_reference`]'s answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReferenceVerdict {
-    pub passed: bool,
-    pub faces: usize,
-    pub reasons: Vec<String>,
-    /// Of the largest face, when there is one.
-    pub quality: Option<Quality>,
-}
+pub use vigil_core::quality::ReferenceVerdict;
 
 /// Which packs to load and how.
 #[derive(Debug, Clone)]
@@ -180,4 +172,10 @@ pub fn default_cache_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"));
     base.join("vigil")
+}
+
+impl vigil_core::quality::ReferenceJudge for FaceEngine {
+    fn judge_reference(&self, image: &[u8]) -> ReferenceVerdict {
+        FaceEngine::judge_reference(self, image, DecodeLimits::default())
+    }
 }

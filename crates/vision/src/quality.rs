@@ -6,7 +6,6 @@
 //! image was refused, not just that it was.
 
 use image::{GrayImage, RgbImage};
-use serde::{Deserialize, Serialize};
 
 use crate::align;
 use crate::detect::Detection;
@@ -22,92 +21,7 @@ pub const ARCFACE_112: [[f32; 2]; 5] = [
     [70.7299, 92.2041],
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Quality {
-    /// Distance between the eye centres in original image pixels.
-    pub inter_eye_distance: f32,
-    /// Head turn estimated from the nose's offset from the eyes' midline,
-    /// degrees; 0 is frontal, sign gives the side.
-    pub yaw_degrees: f32,
-    /// In-plane tilt of the eye line, degrees.
-    pub roll_degrees: f32,
-    /// Variance of the Laplacian of the aligned grey crop; low means blurred.
-    pub sharpness: f32,
-    /// Mean grey level of the aligned crop, 0-255.
-    pub brightness: f32,
-    /// Standard deviation of the grey level of the aligned crop.
-    pub contrast: f32,
-}
-
-/// Minimums and maximums a face must meet to be used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QualityGate {
-    pub min_inter_eye_distance: f32,
-    pub max_abs_yaw_degrees: f32,
-    pub max_abs_roll_degrees: f32,
-    pub min_sharpness: f32,
-    pub min_brightness: f32,
-    pub max_brightness: f32,
-    pub min_contrast: f32,
-}
-
-impl Default for QualityGate {
-    /// IED >= 50 px is the policy's figure; the rest are set to refuse only
-    /// clearly unusable faces (profile, heavy blur, near-black or blown-out
-    /// crops) and are reported for every face so they can be tuned.
-    fn default() -> Self {
-        Self {
-            min_inter_eye_distance: 50.0,
-            max_abs_yaw_degrees: 45.0,
-            max_abs_roll_degrees: 35.0,
-            min_sharpness: 15.0,
-            min_brightness: 35.0,
-            max_brightness: 225.0,
-            min_contrast: 12.0,
-        }
-    }
-}
-
-/// The gate's decision with every reason a face failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub passed: bool,
-    pub reasons: Vec<String>,
-}
-
-impl QualityGate {
-    pub fn judge(&self, q: &Quality) -> Verdict {
-        let mut reasons = Vec::new();
-        if q.inter_eye_distance < self.min_inter_eye_distance {
-            reasons.push(format!(
-                "inter-eye distance {:.0} px is below {:.0} px",
-                q.inter_eye_distance, self.min_inter_eye_distance
-            ));
-        }
-        if q.yaw_degrees.abs() > self.max_abs_yaw_degrees {
-            reasons.push(format!("head turned {:.0} degrees", q.yaw_degrees));
-        }
-        if q.roll_degrees.abs() > self.max_abs_roll_degrees {
-            reasons.push(format!("head tilted {:.0} degrees", q.roll_degrees));
-        }
-        if q.sharpness < self.min_sharpness {
-            reasons.push(format!("blurred (sharpness {:.0})", q.sharpness));
-        }
-        if q.brightness < self.min_brightness {
-            reasons.push(format!("too dark (brightness {:.0})", q.brightness));
-        }
-        if q.brightness > self.max_brightness {
-            reasons.push(format!("over-exposed (brightness {:.0})", q.brightness));
-        }
-        if q.contrast < self.min_contrast {
-            reasons.push(format!("too little contrast ({:.0})", q.contrast));
-        }
-        Verdict {
-            passed: reasons.is_empty(),
-            reasons,
-        }
-    }
-}
+pub use vigil_core::quality::{Quality, QualityGate, Verdict};
 
 /// Measures a detected face.
 pub fn measure(image: &RgbImage, det: &Detection) -> Result<Quality, VisionError> {

@@ -1,12 +1,12 @@
 //! RFR/OIFR fixture: the real face engine, and a reference index of
 //! seeded synthetic templates with two real custody images planted in it.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use vigil_gallery::reference::ReferenceIndex;
-use vigil_server::{router, AppState, Hooks};
+use vigil_search::{MemoryReference, ReferenceBackend, ReferenceIndex, Searcher};
+use vigil_server::{router, AppState};
 use vigil_vision::FaceEngine;
 
 use super::{fixture, Fixture};
@@ -103,27 +103,6 @@ async fn planted_rows(
     rows
 }
 
-/// The face engine and the calibration `vigil models fetch` installs for
-/// the default recogniser, as `vigil serve` plugs them in.
-fn hooks(engine: Arc<FaceEngine>) -> Hooks {
-    let calibration = Arc::new(
-        vigil_eval::Calibration::load(
-            &vigil_vision::engine::default_cache_dir()
-                .join("models/sface-2021dec/calibration.json"),
-        )
-        .expect("calibration (run scripts/setup.sh)"),
-    );
-    Hooks {
-        probe_faces: Some(Arc::new(move |b: &[u8], ct: &str, size: Option<u32>| {
-            vigil_live::media::read_probe_media(&engine, b, ct, Default::default(), size.into())
-        })),
-        threshold_advice: Some(Arc::new(move |far: f64, n: usize| {
-            Some(serde_json::json!({"advice": calibration.threshold_for(far, n).ok()?}))
-        })),
-        ..Default::default()
-    }
-}
-
 /// The server state over `f`'s store with the face engine and an in-memory
 /// reference index of `synthetic` templates plus the two planted custody
 /// images.
@@ -133,23 +112,27 @@ pub async fn search_state(f: &Fixture, synthetic: usize) -> AppState {
     for (id, subject, v) in planted_rows(f, &engine, synthetic).await {
         index.add(&id, &subject, &v).unwrap();
     }
+    state(f, engine, Arc::new(MemoryReference::new(index)))
+}
+
+/// As `vigil serve` plugs the search stage in: the face engine, the
+/// reference backend and the calibration.
+fn state(f: &Fixture, engine: Arc<FaceEngine>, backend: Arc<dyn ReferenceBackend>) -> AppState {
     AppState::new(f.store.clone(), Duration::from_secs(3600))
-        .with_hooks(hooks(engine))
-        .with_reference(Arc::new(RwLock::new(index)))
+        .with_calibration(super::calibration())
+        .with_search(Arc::new(Searcher::new(engine, Default::default(), backend)))
 }
 
 /// As [`search_state`], searching PostgreSQL + pgvector at `url` (HNSW).
 pub async fn search_state_pgvector(f: &Fixture, synthetic: usize, url: &str) -> AppState {
     let engine = engine();
     let pack = format!("rfr_test_{}", rand::random::<u32>());
-    let pg = vigil_gallery::pgvector::PgVectorIndex::connect(url, &pack, 128)
+    let pg = vigil_search::pgvector::PgVectorIndex::connect(url, &pack, 128)
         .await
         .unwrap();
     pg.add_batch(&planted_rows(f, &engine, synthetic).await)
         .await
         .unwrap();
     pg.build_hnsw(16, 64).await.unwrap();
-    AppState::new(f.store.clone(), Duration::from_secs(3600))
-        .with_hooks(hooks(engine))
-        .with_pgvector(Arc::new(pg))
+    state(f, engine, Arc::new(pg))
 }

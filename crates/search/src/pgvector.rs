@@ -9,11 +9,12 @@
 //! is raised with `k` so the candidate list is never shorter than asked.
 //!
 //! [`ReferenceIndex`]: crate::reference::ReferenceIndex
+//! (one candidate per subject comes from [`crate::reference::best_subjects`])
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
-use crate::reference::{ReferenceBackend, ReferenceHit};
+use crate::reference::{ReferenceBackend, ReferenceError, ReferenceHit, ReferenceRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PgVectorError {
@@ -108,7 +109,9 @@ impl PgVectorIndex {
         Ok(())
     }
 
-    async fn nearest(
+    /// The `n` nearest images; `exact` scans every row instead of the
+    /// HNSW index.
+    pub async fn nearest(
         &self,
         probe: &[f32],
         n: usize,
@@ -149,35 +152,6 @@ impl PgVectorIndex {
             .collect()
     }
 
-    /// Best `k` subjects, one image each, as [`ReferenceIndex::search`].
-    ///
-    /// [`ReferenceIndex::search`]: crate::reference::ReferenceIndex::search
-    pub async fn search(
-        &self,
-        probe: &[f32],
-        k: usize,
-        exact: bool,
-    ) -> Result<Vec<ReferenceHit>, PgVectorError> {
-        let mut wanted = k.saturating_mul(4).max(k);
-        loop {
-            let hits = self.nearest(probe, wanted, exact).await?;
-            let exhausted = hits.len() < wanted;
-            let mut out: Vec<ReferenceHit> = Vec::with_capacity(k);
-            for h in hits {
-                if out.iter().all(|o| o.subject_ref != h.subject_ref) {
-                    out.push(h);
-                    if out.len() == k {
-                        return Ok(out);
-                    }
-                }
-            }
-            if exhausted || wanted >= 4000 {
-                return Ok(out);
-            }
-            wanted = wanted.saturating_mul(4);
-        }
-    }
-
     /// Removes the pack's table (benchmarks clean up after themselves).
     pub async fn drop_table(self) -> Result<(), PgVectorError> {
         sqlx::query(&format!("DROP TABLE IF EXISTS {}", self.table))
@@ -195,25 +169,27 @@ impl PgVectorIndex {
     }
 }
 
+/// Answers from the HNSW index (approximate; `ef_search` grows with `n`).
+#[async_trait::async_trait]
 impl ReferenceBackend for PgVectorIndex {
-    async fn add(
-        &mut self,
-        image_id: &str,
-        subject_ref: &str,
-        vector: &[f32],
-    ) -> Result<(), String> {
-        self.add_batch(&[(image_id.into(), subject_ref.into(), vector.to_vec())])
-            .await
-            .map_err(|e| e.to_string())
+    async fn nearest(&self, probe: &[f32], n: usize) -> Result<Vec<ReferenceHit>, ReferenceError> {
+        Ok(PgVectorIndex::nearest(self, probe, n, false).await?)
     }
 
-    async fn search(&self, probe: &[f32], k: usize) -> Result<Vec<ReferenceHit>, String> {
-        PgVectorIndex::search(self, probe, k, false)
-            .await
-            .map_err(|e| e.to_string())
+    async fn add(&self, rows: &[ReferenceRow]) -> Result<(), ReferenceError> {
+        let rows: Vec<(String, String, Vec<f32>)> = rows
+            .iter()
+            .map(|r| (r.image_id.clone(), r.subject_ref.clone(), r.vector.clone()))
+            .collect();
+        Ok(self.add_batch(&rows).await?)
     }
 
-    async fn count(&self) -> Result<usize, String> {
-        PgVectorIndex::count(self).await.map_err(|e| e.to_string())
+    async fn count(&self) -> Result<usize, ReferenceError> {
+        Ok(PgVectorIndex::count(self).await?)
+    }
+
+    /// HNSW's candidate list is bounded (`ef_search` at most 1000).
+    fn max_nearest(&self) -> usize {
+        4000
     }
 }

@@ -6,8 +6,11 @@
 //! are compared with exact search.
 
 use rand::{Rng, SeedableRng};
-use vigil_gallery::pgvector::PgVectorIndex;
-use vigil_gallery::reference::{ReferenceBackend, ReferenceHit, ReferenceIndex};
+use vigil_search::pgvector::PgVectorIndex;
+use vigil_search::reference::{one_per_subject, ReferenceRow};
+use vigil_search::{
+    best_subjects, MemoryReference, ReferenceBackend, ReferenceHit, ReferenceIndex,
+};
 
 const DIM: usize = 128;
 
@@ -64,18 +67,26 @@ fn data(n: usize) -> Data {
     Data { rows, probes }
 }
 
-async fn fill(b: &mut impl ReferenceBackend, d: &Data) {
+fn row(image_id: &str, subject_ref: &str, vector: &[f32]) -> ReferenceRow {
+    ReferenceRow {
+        image_id: image_id.into(),
+        subject_ref: subject_ref.into(),
+        vector: vector.to_vec(),
+    }
+}
+
+async fn fill(b: &dyn ReferenceBackend, d: &Data) {
     for (id, s, v) in &d.rows {
-        b.add(id, s, v).await.unwrap();
+        b.add(&[row(id, s, v)]).await.unwrap();
     }
 }
 
 /// The contract both backends keep.
-async fn contract(b: &mut impl ReferenceBackend, d: &Data) -> Vec<Vec<ReferenceHit>> {
+async fn contract(b: &dyn ReferenceBackend, d: &Data) -> Vec<Vec<ReferenceHit>> {
     assert_eq!(b.count().await.unwrap(), d.rows.len());
     let mut all = Vec::new();
     for (subject, probe) in &d.probes {
-        let hits = b.search(probe, 50).await.unwrap();
+        let hits = best_subjects(b, probe, 50).await.unwrap();
         assert_eq!(hits.len(), 50);
         assert_eq!(&hits[0].subject_ref, subject, "planted mate first");
         assert!(hits[0].image_id.ends_with("-a"), "the subject's best image");
@@ -88,11 +99,11 @@ async fn contract(b: &mut impl ReferenceBackend, d: &Data) -> Vec<Vec<ReferenceH
         all.push(hits);
     }
     assert!(
-        b.search(&[0.5; 3], 5).await.is_err(),
+        best_subjects(b, &[0.5; 3], 5).await.is_err(),
         "wrong dimension refused"
     );
     assert!(
-        b.add("x", "X", &[1.0; 3]).await.is_err(),
+        b.add(&[row("x", "X", &[1.0; 3])]).await.is_err(),
         "wrong dimension refused"
     );
     all
@@ -101,9 +112,9 @@ async fn contract(b: &mut impl ReferenceBackend, d: &Data) -> Vec<Vec<ReferenceH
 #[tokio::test]
 async fn flat_index_keeps_the_contract() {
     let d = data(20_000);
-    let mut b = ReferenceIndex::new("sface-2021dec", DIM);
-    fill(&mut b, &d).await;
-    contract(&mut b, &d).await;
+    let b = MemoryReference::new(ReferenceIndex::new("sface-2021dec", DIM));
+    fill(&b, &d).await;
+    contract(&b, &d).await;
 }
 
 #[tokio::test]
@@ -112,22 +123,23 @@ async fn pgvector_keeps_the_contract_and_matches_exact_search() {
         "VIGIL_TEST_PGVECTOR_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL with pgvector",
     );
     let d = data(20_000);
-    let mut flat = ReferenceIndex::new("sface-2021dec", DIM);
-    fill(&mut flat, &d).await;
+    let flat = MemoryReference::new(ReferenceIndex::new("sface-2021dec", DIM));
+    fill(&flat, &d).await;
     let pack = format!("test_{}", rand::random::<u32>());
-    let mut pg = PgVectorIndex::connect(&url, &pack, DIM).await.unwrap();
+    let pg = PgVectorIndex::connect(&url, &pack, DIM).await.unwrap();
     for chunk in d.rows.chunks(5_000) {
         pg.add_batch(chunk).await.unwrap();
     }
     pg.add_batch(&d.rows[..10]).await.unwrap(); // a resumed load adds nothing twice
     pg.build_hnsw(16, 128).await.unwrap();
-    let approx = contract(&mut pg, &d).await;
+    let approx = contract(&pg, &d).await;
     // Exact search in Postgres agrees with the flat index; HNSW's top 50
     // overlaps exact search's almost entirely.
     let (mut found, mut total) = (0, 0);
     for ((_, probe), a) in d.probes.iter().zip(&approx) {
-        let exact_pg = pg.search(probe, 50, true).await.unwrap();
-        let exact = flat.search(probe, 50);
+        // Every subject here has at most two images: 100 nearest hold 50.
+        let exact_pg = one_per_subject(pg.nearest(probe, 100, true).await.unwrap(), 50);
+        let exact = best_subjects(&flat, probe, 50).await.unwrap();
         // Rank by rank the same scores (near-ties may swap places).
         assert_eq!(exact_pg.len(), exact.len());
         for (x, y) in exact_pg.iter().zip(&exact) {

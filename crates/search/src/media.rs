@@ -4,12 +4,31 @@
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use crate::ffmpeg::Ffmpeg;
-
 use image::RgbImage;
+use vigil_core::quality::{Quality, Verdict};
 use vigil_core::template::dot;
-use vigil_gallery::probe::{ProbeFaceTemplate, ProbeMedia};
+use vigil_live::ffmpeg::Ffmpeg;
 use vigil_vision::{DecodeLimits, DetectionSize, Face, FaceEngine};
+
+/// What the face engine found in the searched media.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeMedia {
+    /// `image` or `video`.
+    pub media_kind: String,
+    pub frames: u32,
+    /// One face per person: faces of one person across video frames are
+    /// tracked and only the best is kept.
+    pub faces: Vec<ProbeFaceTemplate>,
+}
+
+/// A face to search: its crop for the reviewer, its quality and template.
+#[derive(Debug, Clone)]
+pub struct ProbeFaceTemplate {
+    pub crop_jpeg: Vec<u8>,
+    pub quality: Quality,
+    pub verdict: Verdict,
+    pub vector: Vec<f32>,
+}
 
 /// Faces searched from one still (the largest first).
 const MAX_FACES_PER_IMAGE: usize = 20;
@@ -33,13 +52,8 @@ fn probe_face(image: &RgbImage, f: &Face) -> Option<ProbeFaceTemplate> {
     let t = f.template.as_ref()?;
     Some(ProbeFaceTemplate {
         crop_jpeg: vigil_vision::image_io::face_crop_jpeg(image, f.detection.bbox),
-        quality: serde_json::json!({
-            "inter_eye_distance": f.quality.inter_eye_distance,
-            "yaw_degrees": f.quality.yaw_degrees,
-            "sharpness": f.quality.sharpness,
-            "passed": f.verdict.passed,
-            "reasons": f.verdict.reasons,
-        }),
+        quality: f.quality.clone(),
+        verdict: f.verdict.clone(),
         vector: t.vector.clone(),
     })
 }
@@ -73,28 +87,13 @@ fn still(
     })
 }
 
-/// Reads one binary PPM (P6) image from an ffmpeg `image2pipe` stream.
+/// Reads the next binary PPM image of an ffmpeg `image2pipe` stream (none
+/// at the end of the stream or on a damaged one).
 fn read_ppm(r: &mut impl BufRead) -> Option<RgbImage> {
-    let mut fields = Vec::with_capacity(4);
-    let mut token = Vec::new();
-    while fields.len() < 4 {
-        let mut b = [0u8; 1];
-        r.read_exact(&mut b).ok()?;
-        if b[0].is_ascii_whitespace() {
-            if !token.is_empty() {
-                fields.push(String::from_utf8(std::mem::take(&mut token)).ok()?);
-            }
-        } else {
-            token.push(b[0]);
-        }
-    }
-    if fields[0] != "P6" || fields[3] != "255" {
-        return None;
-    }
-    let (w, h): (u32, u32) = (fields[1].parse().ok()?, fields[2].parse().ok()?);
-    let mut px = vec![0u8; (w as usize) * (h as usize) * 3];
-    r.read_exact(&mut px).ok()?;
-    RgbImage::from_raw(w, h, px)
+    let decoder = image::codecs::pnm::PnmDecoder::new(r).ok()?;
+    image::DynamicImage::from_decoder(decoder)
+        .ok()
+        .map(image::DynamicImage::into_rgb8)
 }
 
 /// The longest a video may take to read and analyse; ffmpeg is killed
