@@ -79,6 +79,28 @@ pub struct Camera {
     pub disabled: bool,
 }
 
+/// A camera's counters as its worker reports them through its lease
+/// (whichever process runs it) and `/metrics` exposes them: counts and the
+/// Recognition Time distribution, no personal data. Missing fields read as
+/// zero, so an older worker's report still reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CameraCounts {
+    pub camera: String,
+    pub frames_in: u64,
+    pub frames_processed: u64,
+    pub frames_dropped: u64,
+    pub faces: u64,
+    pub passers_by: u64,
+    pub alerts: u64,
+    pub reconnects: u64,
+    /// Recognition Times as a cumulative histogram: `(upper bound ms,
+    /// Alerts at or under it)`, bounds rising.
+    pub recognition_time_buckets: Vec<(f64, u64)>,
+    pub recognition_time_sum_ms: f64,
+    pub recognition_time_count: u64,
+}
+
 /// Burns an export's audit reference into a clip of recorded footage
 /// (every frame and the metadata), so a copy that leaves the system names
 /// the audit entry that recorded who exported it.

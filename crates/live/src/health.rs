@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use vigil_core::camera::CameraCounts;
 
 use crate::ingest::{Stream, StreamState};
 
@@ -68,53 +69,47 @@ impl CameraStats {
         let pick = |q: f64| (count > 0).then(|| h.value_at_quantile(q) as f64);
         let processed = self.frames_processed.load(Ordering::Relaxed);
         CameraHealth {
-            camera: stream.config.name.clone(),
+            counts: CameraCounts {
+                camera: stream.config.name.clone(),
+                frames_in: stream.stats.frames_in.load(Ordering::Relaxed),
+                frames_processed: processed,
+                frames_dropped: stream.stats.frames_dropped.load(Ordering::Relaxed),
+                reconnects: stream.stats.reconnects.load(Ordering::Relaxed),
+                faces: self.faces.load(Ordering::Relaxed),
+                passers_by: self.passers_by.load(Ordering::Relaxed),
+                alerts: self.alerts.load(Ordering::Relaxed),
+                recognition_time_buckets: RT_BUCKETS_MS
+                    .iter()
+                    .map(|&le| (le, h.count_between(0, le as u64)))
+                    .collect(),
+                recognition_time_sum_ms: rt.sum_ms,
+                recognition_time_count: count,
+            },
             state,
             last_error,
-            frames_in: stream.stats.frames_in.load(Ordering::Relaxed),
-            frames_processed: processed,
-            frames_dropped: stream.stats.frames_dropped.load(Ordering::Relaxed),
             frames_paused: self.frames_paused.load(Ordering::Relaxed),
-            reconnects: stream.stats.reconnects.load(Ordering::Relaxed),
-            faces: self.faces.load(Ordering::Relaxed),
             faces_over_limit: self.faces_over_limit.load(Ordering::Relaxed),
-            passers_by: self.passers_by.load(Ordering::Relaxed),
-            alerts: self.alerts.load(Ordering::Relaxed),
             processed_fps: processed as f64 / seconds.max(1e-3),
             p50_recognition_time_ms: pick(0.5),
             p95_recognition_time_ms: pick(0.95),
-            recognition_time_buckets: RT_BUCKETS_MS
-                .iter()
-                .map(|&le| (le, h.count_between(0, le as u64)))
-                .collect(),
-            recognition_time_sum_ms: rt.sum_ms,
-            recognition_time_count: count,
         }
     }
 }
 
+/// A camera's health: the counts `/metrics` reads (core's
+/// [`CameraCounts`], flattened into the same JSON object) and what the
+/// console's camera panel shows besides.
 #[derive(Debug, Clone, Serialize)]
 pub struct CameraHealth {
-    pub camera: String,
+    #[serde(flatten)]
+    pub counts: CameraCounts,
     pub state: StreamState,
     pub last_error: Option<String>,
-    pub frames_in: u64,
-    pub frames_processed: u64,
-    pub frames_dropped: u64,
     pub frames_paused: u64,
-    pub reconnects: u64,
-    pub faces: u64,
     pub faces_over_limit: u64,
-    pub passers_by: u64,
-    pub alerts: u64,
     pub processed_fps: f64,
     pub p50_recognition_time_ms: Option<f64>,
     pub p95_recognition_time_ms: Option<f64>,
-    /// Recognition Times as a cumulative histogram: `(upper bound ms,
-    /// Alerts at or under it)` for each of [`RT_BUCKETS_MS`].
-    pub recognition_time_buckets: Vec<(f64, u64)>,
-    pub recognition_time_sum_ms: f64,
-    pub recognition_time_count: u64,
 }
 
 /// Histogram bounds for Recognition Time: the policy's interest is in

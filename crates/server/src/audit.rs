@@ -4,9 +4,8 @@
 //! deletion when, and what is held and why. Nothing here is biometric:
 //! entries name records, never show them.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use vigil_core::access::{self, Action};
@@ -15,17 +14,16 @@ use vigil_core::Millis;
 use vigil_store::audit::{AuditEntry, AuditQuery, Checkpoint, Verification};
 
 use crate::error::ErrorBody;
-use crate::routes::{changing_user, current_user};
+use crate::extract::{ChangingUser, CurrentUser};
 use crate::{ApiError, AppState};
 
 /// `GET /api/v1/audit`: entries, newest first, filtered.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(("actor" = Option<String>, Query, description = "user id"), ("action" = Option<String>, Query, description = "an action or its family, e.g. alert.image"), ("target" = Option<String>, Query, description = "record id"), ("deployment" = Option<String>, Query, description = "entries about this Deployment or its Alerts"), ("from_ms" = Option<i64>, Query, description = "from (ms since epoch)"), ("to_ms" = Option<i64>, Query, description = "before (ms since epoch)"), ("before_seq" = Option<i64>, Query, description = "next page: entries older than this"), ("limit" = Option<i64>, Query, description = "at most 500")), responses((status = 200, description = "Audit entries"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Auditors only", body = ErrorBody)))]
 pub async fn entries(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     Ok(Json(state.store.audit_search(&user, &q).await?))
 }
 
@@ -48,10 +46,9 @@ pub struct VerifyAnswer {
 #[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", request_body = VerifyBody, responses((status = 200, description = "The verification, with the latest checkpoint entry"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Auditors only", body = ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<VerifyBody>, JsonRejection>,
+    ChangingUser(user): ChangingUser,
+    b: Result<Json<VerifyBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<VerifyAnswer>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
     access::check(&user, Action::ReadAudit, &[]).map_err(vigil_store::StoreError::from)?;
     let checkpoint = b.ok().and_then(|Json(b)| b.checkpoint);
     if checkpoint.as_ref().is_some_and(|c| !c.signature_valid()) {
@@ -88,9 +85,8 @@ async fn latest_checkpoint(
 #[utoipa::path(post, path = "/api/v1/audit/checkpoint", tag = "audit", responses((status = 200, description = "A signed checkpoint (keep it outside the system)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Auditors only", body = ErrorBody)))]
 pub async fn checkpoint(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
 ) -> Result<Json<Checkpoint>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
     access::check(&user, Action::ReadAudit, &[]).map_err(vigil_store::StoreError::from)?;
     Ok(Json(state.store.audit_checkpoint(&user.id).await?))
 }
@@ -122,9 +118,8 @@ pub struct RetentionAnswer {
 #[utoipa::path(get, path = "/api/v1/retention", tag = "audit", responses((status = 200, description = "Retention state under the default policy"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Auditors and Administrators only", body = ErrorBody)))]
 pub async fn retention(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
 ) -> Result<Json<RetentionAnswer>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let policy = RetentionPolicy::default();
     let items = state.store.retention_status(&user, &policy).await?;
     let holds = state.store.active_holds(&user).await?;

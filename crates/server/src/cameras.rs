@@ -6,9 +6,8 @@
 //! `has_credentials`), the store seals them, and the worker that opens
 //! the stream hands them to ffmpeg on a pipe.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
@@ -18,7 +17,7 @@ use vigil_core::camera::{Camera, CameraCredentials, CameraSettings};
 use vigil_store::cameras::{CameraLease, CredentialChange};
 
 use crate::error::ErrorBody;
-use crate::routes::{body, changing_user, current_user};
+use crate::extract::{ApiJson, ChangingUser, CurrentUser};
 use crate::users::Reason;
 use crate::{ApiError, AppState};
 
@@ -97,9 +96,8 @@ fn shown(c: &Camera, admin: bool, leases: &[CameraLease], now: i64) -> Value {
 #[utoipa::path(get, path = "/api/v1/cameras", tag = "cameras", responses((status = 200, description = "Registered cameras with live health (settings for Administrators only; never credentials)"), (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
 ) -> Result<Json<Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let admin = access::check(&user, Action::ConfigureSystem, &[]).is_ok();
     let leases = state.store.camera_leases().await?;
     let now = state.store.now();
@@ -116,11 +114,9 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/cameras", tag = "cameras", request_body = NewCamera, responses((status = 200, description = "The registered camera"), (status = 400, description = "A setting is out of range, or credentials are in the URL", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<NewCamera>, JsonRejection>,
+    ChangingUser(admin): ChangingUser,
+    ApiJson(n): ApiJson<NewCamera>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let n = body(b)?;
     let c = state
         .store
         .register_camera(&admin, n.settings, n.credentials.map(Into::into))
@@ -131,12 +127,10 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/v1/cameras/{id}", tag = "cameras", params(("id" = String, Path, description = "Camera id")), request_body = CameraChange, responses((status = 200, description = "The camera after the change"), (status = 400, description = "A setting is out of range", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody), (status = 404, description = "No such camera", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<CameraChange>, JsonRejection>,
+    ApiJson(ch): ApiJson<CameraChange>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let ch = body(b)?;
     let change = match (ch.credentials, ch.clear_credentials) {
         (Some(_), true) => {
             return Err(ApiError::new(
@@ -158,13 +152,11 @@ pub async fn update(
 
 async fn set_disabled(
     state: AppState,
-    headers: HeaderMap,
+    admin: vigil_core::access::User,
     id: String,
-    b: Result<Json<Reason>, JsonRejection>,
+    r: Reason,
     disabled: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     let c = state
         .store
         .set_camera_disabled(&admin, &id, disabled, &r.reason)
@@ -175,21 +167,21 @@ async fn set_disabled(
 #[utoipa::path(post, path = "/api/v1/cameras/{id}/disable", tag = "cameras", params(("id" = String, Path, description = "Camera id")), request_body = Reason, responses((status = 200, description = "The camera, out of service"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(b): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(state, headers, id, b, true).await
+    set_disabled(state, admin, id, b, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/cameras/{id}/enable", tag = "cameras", params(("id" = String, Path, description = "Camera id")), request_body = Reason, responses((status = 200, description = "The camera, back in service"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody)))]
 pub async fn enable(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(b): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(state, headers, id, b, false).await
+    set_disabled(state, admin, id, b, false).await
 }
 
 /// One frame of the camera now, for the Zone editor. It may show members
@@ -198,10 +190,9 @@ pub async fn enable(
 #[utoipa::path(get, path = "/api/v1/cameras/{id}/snapshot", tag = "cameras", params(("id" = String, Path, description = "Camera id")), responses((status = 200, description = "A JPEG frame; audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody), (status = 502, description = "The camera gave no frame", body = ErrorBody), (status = 503, description = "This server cannot open streams", body = ErrorBody)))]
 pub async fn snapshot(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(admin): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let admin = current_user(&state, &headers).await?;
     access::check(&admin, Action::ConfigureSystem, &[]).map_err(vigil_store::StoreError::from)?;
     let Some(taker) = state.snapshots.clone() else {
         return Err(ApiError::new(
@@ -239,10 +230,9 @@ pub async fn snapshot(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/cameras", tag = "cameras", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "The Deployment's cameras: name, health (state, fps, drops, reconnects, last error, analysis Active or Suspended)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 404, description = "No such Deployment", body = ErrorBody)))]
 pub async fn of_deployment(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let d = state.store.deployment(&id).await?;
     let admin = access::check(&user, Action::ConfigureSystem, &[]).is_ok();
     let leases = state.store.camera_leases().await?;

@@ -6,9 +6,8 @@
 //! store; the `actions` list the API returns (the console's buttons) comes
 //! from the same table in core that decides (`vigil_core::workflow`).
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use vigil_core::watchlist::{expected_false_alerts, Category};
 use vigil_core::workflow::{Command, Step, AMEND_APPLICATION, FILE_CANCELLATION_REPORT};
 
 use crate::error::ErrorBody;
-use crate::routes::{body, changing_user, current_user};
+use crate::extract::{ApiJson, ChangingUser, CurrentUser};
 use crate::{ApiError, AppState};
 
 /// Longest free text accepted in a reason, review or report field.
@@ -108,11 +107,9 @@ async fn view(state: &AppState, user: &User, d: Deployment) -> Result<Value, Api
 #[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments", request_body = Application, responses((status = 201, description = "The drafted Deployment"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<Application>, JsonRejection>,
+    ChangingUser(user): ChangingUser,
+    ApiJson(app): ApiJson<Application>,
 ) -> Result<Response, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let app = body(b)?;
     application_limits(&app)?;
     let d = state.store.create_deployment(&user, app).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &user, d).await?)).into_response())
@@ -124,10 +121,9 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "The Deployment, the caller's roles and the steps they may take"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No such Deployment", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let d = state.store.deployment(&id).await?;
     Ok(Json(view(&state, &user, d).await?))
 }
@@ -136,12 +132,10 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/api/v1/deployments/{id}/application", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = Application, responses((status = 200, description = "The Deployment"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn update_application(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Application>, JsonRejection>,
+    ApiJson(app): ApiJson<Application>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let app = body(b)?;
     application_limits(&app)?;
     state.store.check_application_cameras(&app.cameras).await?;
     let u = user.clone();
@@ -168,12 +162,10 @@ pub struct TransitionBody {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/transitions", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = TransitionBody, responses((status = 200, description = "The Deployment after the step"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn transition(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<TransitionBody>, JsonRejection>,
+    ApiJson(t): ApiJson<TransitionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let t = body(b)?;
     text_limit(&[&t.reason])?;
     if let Some(a) = &t.authority {
         text_limit(&[&a.reasoning, &a.alternatives_considered])?;
@@ -195,10 +187,9 @@ pub async fn transition(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/stats", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Counts, FAR, TRR with its 95 % interval, Recognition Time"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(_user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    current_user(&state, &headers).await?;
     let s = state.store.deployment_stats(&id).await?;
     let trr_ci = metrics::wilson_interval(s.blue_recognised, s.blue_passes);
     let false_alerts = s.false_alerts + s.confirmed_false;
@@ -218,10 +209,9 @@ pub async fn stats(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/cancellation-report/draft", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Cancellation Report pre-filled with the statistics", body = CancellationReport), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn cancellation_draft(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<CancellationReport>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let assignment = state.store.assignment(&id, &user.id).await?;
     access::check(&user, Action::FileCancellationReport, &assignment)
         .map_err(vigil_store::StoreError::from)?;
@@ -244,12 +234,10 @@ pub struct CancellationCommentary {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/cancellation-report", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = CancellationCommentary, responses((status = 200, description = "The Deployment, CancellationFiled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn file_cancellation_report(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<CancellationCommentary>, JsonRejection>,
+    ApiJson(given): ApiJson<CancellationCommentary>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let given = body(b)?;
     text_limit(&[
         &given.circumstances_of_conclusion,
         &given.resources_used,
@@ -286,12 +274,10 @@ pub struct AssignmentBody {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/assignments", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = AssignmentBody, responses((status = 200, description = "The Deployment with its assignments"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<AssignmentBody>, JsonRejection>,
+    ApiJson(a): ApiJson<AssignmentBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let a = body(b)?;
     state.store.assign(&user, &id, &a.user, a.role).await?;
     let d = state.store.deployment(&id).await?;
     Ok(Json(view(&state, &user, d).await?))
@@ -310,12 +296,10 @@ pub struct UnassignmentBody {
 #[utoipa::path(delete, path = "/api/v1/deployments/{id}/assignments", tag = "deployments", params(("id" = String, Path, description = "Deployment id")), request_body = UnassignmentBody, responses((status = 200, description = "The Deployment with its assignments"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own assignment", body = ErrorBody), (status = 404, description = "No such assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "No reason given", body = ErrorBody)))]
 pub async fn unassign(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<UnassignmentBody>, JsonRejection>,
+    ApiJson(a): ApiJson<UnassignmentBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let a = body(b)?;
     state
         .store
         .unassign(&user, &id, &a.user, a.role, &a.reason)
@@ -329,11 +313,10 @@ pub async fn unassign(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/reference-images", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), responses((status = 200, description = "Reference images with a quality verdict each"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn reference_images(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Query(q): Query<ReferencePageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let (list, total) = state
         .store
         .reference_images_page(&user, &id, q.q.trim(), q.offset, q.limit)
@@ -395,10 +378,9 @@ async fn judge_reference(
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/reference-images/{rid}", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), ("rid" = String, Path, description = "Reference image id")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn reference_image(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path((id, rid)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let bytes = state.store.reference_image(&user, &id, &rid).await?;
     Ok(crate::routes::jpeg(bytes))
 }
@@ -416,11 +398,10 @@ pub struct LoadQuery {
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), LoadQuery), responses((status = 200, description = "Entries and the expected false Alert load"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn watchlist(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     Query(q): Query<LoadQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let entries = state.store.watchlist_for(&user, &id).await?;
     let (images, comparisons) = state.store.watchlist_counts(&id).await?;
     let d = state.store.deployment(&id).await?;
@@ -473,12 +454,10 @@ pub struct RemovalBody {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/watchlist/{entry}/removal", tag = "watchlist", params(("id" = String, Path, description = "Deployment id"), ("entry" = String, Path, description = "Watchlist entry id")), request_body = RemovalBody, responses((status = 204, description = "Removed, with its images"), (status = 400, description = "No reason given", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn remove_entry(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path((id, entry)): Path<(String, String)>,
-    b: Result<Json<RemovalBody>, JsonRejection>,
+    ApiJson(r): ApiJson<RemovalBody>,
 ) -> Result<Response, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     state
         .store
         .remove_watchlist_entry(&user, &id, &entry, &r.reason)
@@ -490,12 +469,10 @@ pub async fn remove_entry(
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/watchlist", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), request_body = EntryBody, responses((status = 201, description = "The new entry"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn add_entry(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<EntryBody>, JsonRejection>,
+    ApiJson(e): ApiJson<EntryBody>,
 ) -> Result<Response, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let e = body(b)?;
     text_limit(&[&e.reason])?;
     if e.reference_image_ids.len() > 50 {
         return Err(ApiError::new(
@@ -560,12 +537,10 @@ pub struct BluePassBody {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/blue-passes", tag = "watchlist", params(("id" = String, Path, description = "Deployment id")), request_body = BluePassBody, responses((status = 200, description = "Whether the volunteer was recognised"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn blue_pass(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<BluePassBody>, JsonRejection>,
+    ApiJson(p): ApiJson<BluePassBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let p = body(b)?;
     let pass = state
         .store
         .record_blue_pass(&user, &id, &p.entry_id, p.since)
@@ -588,10 +563,9 @@ pub struct AdviceQuery {
 #[utoipa::path(get, path = "/api/v1/calibration/threshold", tag = "deployments", params(AdviceQuery), responses((status = 200, description = "Threshold, per-comparison FMR, whether measured or extrapolated, expected true match rate"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 404, description = "No calibration for the recogniser in use", body = ErrorBody), (status = 400, description = "Rate outside (0, 1)", body = ErrorBody)))]
 pub async fn threshold_advice(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(_user): CurrentUser,
     Query(q): Query<AdviceQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    current_user(&state, &headers).await?;
     if !(q.far > 0.0 && q.far < 1.0) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

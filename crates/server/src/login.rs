@@ -6,7 +6,6 @@
 //! password and enrol a second factor sends `new_password` and the first
 //! code together, and both are recorded in one go.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +16,7 @@ use vigil_store::accounts::LoginRecord;
 
 use crate::auth::COOKIE;
 use crate::error::ErrorBody;
-use crate::routes::body;
+use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -110,9 +109,8 @@ async fn enrolment(state: &AppState, user: &str) -> Result<ApiError, ApiError> {
 pub async fn login(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,
-    b: Result<Json<Login>, JsonRejection>,
+    ApiJson(l): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let l = body(b)?;
     let address = crate::serve::peer(&extensions).map(|a| a.ip());
     if let Some(wait) = state.throttle.wait(&l.user, address) {
         return Err(too_many(wait));

@@ -7,16 +7,16 @@
 //! investigator then reviews each candidate. Every search, view, image read
 //! and review is in the audit log.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use vigil_store::searches::{CandidateReview, NewSearch, ProbeFace, ReviewVerdict, SearchKind};
 
 use crate::error::ErrorBody;
-use crate::routes::{body, changing_user, current_user, jpeg};
+use crate::extract::{ApiJson, ChangingUser, CurrentUser};
+use crate::routes::jpeg;
 use crate::{ApiError, AppState};
 use vigil_core::search::{SearchError, SearchRequest};
 
@@ -126,10 +126,9 @@ async fn read_upload(mut m: Multipart) -> Result<Upload, ApiError> {
         (status = 503, description = "No face engine or reference index in this server", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     upload: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
     // Who may search is settled before a byte of the upload is read: a
     // user of any other role must not make the server hold 256 MiB.
     if vigil_core::access::check(&user, vigil_core::access::Action::RunSearch, &[]).is_err() {
@@ -214,9 +213,8 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/rfr/searches", tag = "search", responses((status = 200, description = "The caller's searches (no candidates, no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Investigators only", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     Ok(Json(state.store.my_searches(&user).await?))
 }
 
@@ -224,10 +222,9 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/rfr/searches/{id}", tag = "search", params(("id" = String, Path, description = "Search id")), responses((status = 200, description = "The search record; the read is audited"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such search", body = ErrorBody)))]
 pub async fn get_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let record = state.store.search_record(&user, &id).await?;
     Ok(Json(serde_json::to_value(record).unwrap_or_default()))
 }
@@ -236,10 +233,9 @@ pub async fn get_one(
 #[utoipa::path(get, path = "/api/v1/rfr/searches/{id}/faces/{face}/probe", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such face", body = ErrorBody)))]
 pub async fn probe_image(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path((id, face)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
-    let user = current_user(&state, &headers).await?;
     Ok(jpeg(
         state.store.search_probe_image(&user, &id, face).await?,
     ))
@@ -249,10 +245,9 @@ pub async fn probe_image(
 #[utoipa::path(get, path = "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/image", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number"), ("rank" = u32, Path, description = "Candidate rank, from 1")), responses((status = 200, description = "The candidate's custody image (JPEG as enrolled); the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such candidate", body = ErrorBody)))]
 pub async fn candidate_image(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path((id, face, rank)): Path<(String, u32, u32)>,
 ) -> Result<Response, ApiError> {
-    let user = current_user(&state, &headers).await?;
     Ok(jpeg(
         state
             .store
@@ -278,12 +273,10 @@ pub struct ReviewBody {
 #[utoipa::path(post, path = "/api/v1/rfr/searches/{id}/faces/{face}/candidates/{rank}/review", tag = "search", params(("id" = String, Path, description = "Search id"), ("face" = u32, Path, description = "Face number"), ("rank" = u32, Path, description = "Candidate rank, from 1")), request_body = ReviewBody, responses((status = 200, description = "Recorded (audited)"), (status = 400, description = "Malformed body", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Only the Investigator who ran it", body = ErrorBody), (status = 404, description = "No such candidate", body = ErrorBody)))]
 pub async fn review(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path((id, face, rank)): Path<(String, u32, u32)>,
-    b: Result<Json<ReviewBody>, JsonRejection>,
+    ApiJson(r): ApiJson<ReviewBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     state
         .store
         .review_candidate(

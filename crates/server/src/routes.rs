@@ -1,6 +1,5 @@
 //! Route handlers.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,35 +8,12 @@ use serde::Deserialize;
 use serde_json::json;
 use vigil_core::access::User;
 use vigil_core::alert::Decision;
+use vigil_core::camera::CameraCounts;
 use vigil_store::alerts::AlertImage;
 
 use crate::error::ErrorBody;
+use crate::extract::{ApiJson, ChangingUser, CurrentUser};
 use crate::{ApiError, AppState};
-
-pub(crate) async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let (_, s) = state.sessions.from_headers(headers).await?;
-    Ok(state.store.user(&s.user_id).await?)
-}
-
-pub(crate) async fn changing_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
-    let s = state.sessions.for_change(headers).await?;
-    Ok(state.store.user(&s.user_id).await?)
-}
-
-pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    b.map(|Json(v)| v).map_err(|e| {
-        let status = e.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "too_large",
-                format!("request body over {} bytes", crate::MAX_BODY_BYTES),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
-        }
-    })
-}
 
 #[utoipa::path(post, path = "/api/v1/logout", tag = "session", responses((status = 204, description = "Session ended"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn logout(
@@ -60,17 +36,16 @@ pub async fn logout(
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, description = "The signed-in user"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<User>, ApiError> {
-    Ok(Json(current_user(&state, &headers).await?))
+pub async fn me(CurrentUser(user): CurrentUser) -> Json<User> {
+    Json(user)
 }
 
 /// Deployments with their state: where and when, no personal data.
 #[utoipa::path(get, path = "/api/v1/deployments", tag = "deployments", responses((status = 200, description = "Deployments: id, state, title, location"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn deployments(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(_user): CurrentUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    current_user(&state, &headers).await?;
     let list: Vec<_> = state
         .store
         .deployments()
@@ -93,11 +68,10 @@ pub struct AlertPage {
 #[utoipa::path(get, path = "/api/v1/deployments/{id}/alerts", tag = "alerts", params(("id" = String, Path, description = "Deployment id"), AlertPage), responses((status = 200, description = "A page of the Deployment's Alerts, newest first (no images)"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alerts(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     page: Result<axum::extract::Query<AlertPage>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let axum::extract::Query(page) =
         page.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let list = state
@@ -115,10 +89,9 @@ pub async fn alerts(
 #[utoipa::path(get, path = "/api/v1/alerts/{id}/images/{which}", tag = "alerts", params(("id" = String, Path, description = "Alert id"), ("which" = String, Path, description = "probe, candidate (face crops) or scene (the whole frame, outlined)")), responses((status = 200, description = "JPEG; the read is audited", content_type = "image/jpeg"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]
 pub async fn alert_image(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path((id, which)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let which = match which.as_str() {
         "probe" => AlertImage::Probe,
         "candidate" => AlertImage::Candidate,
@@ -141,10 +114,9 @@ pub async fn alert_image(
 #[utoipa::path(get, path = "/api/v1/alerts/{id}/footage", tag = "alerts", params(("id" = String, Path, description = "Alert id")), responses((status = 200, description = "MP4 clip from 15 s before first sight to 15 s after the Alert, watermarked with the audit entry of the export (also in X-Vigil-Audit-Entry)", content_type = "video/mp4"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 404, description = "No footage recorded, or deleted under retention", body = ErrorBody), (status = 503, description = "This server cannot encode clips", body = ErrorBody)))]
 pub async fn alert_footage(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = current_user(&state, &headers).await?;
     let Some(clips) = state.clips.clone() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -203,12 +175,10 @@ pub struct AdjudicationBody {
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/adjudications", tag = "alerts", params(("id" = String, Path, description = "Alert id")), request_body = AdjudicationBody, responses((status = 200, description = "The Alert after the decision"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody), (status = 400, description = "Malformed body", body = ErrorBody), (status = 409, description = "Not possible in the present state", body = ErrorBody)))]
 pub async fn adjudicate(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(user): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<AdjudicationBody>, JsonRejection>,
+    ApiJson(a): ApiJson<AdjudicationBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = changing_user(&state, &headers).await?;
-    let a = body(b)?;
     if a.note.len() > 4000 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -299,74 +269,37 @@ pub async fn alert_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Prometheus text exposition of every running camera's counters, as its
-/// worker last reported them (whichever process runs it): camera names and
-/// counts only, no personal data.
-#[utoipa::path(get, path = "/metrics", tag = "live", responses((status = 200, description = "Prometheus text exposition: counters and the Recognition Time histogram per camera", content_type = "text/plain")))]
+/// Prometheus (OpenMetrics text) exposition of every running camera's
+/// counters, as its worker last reported them (whichever process runs it):
+/// camera names and counts only, no personal data.
+#[utoipa::path(get, path = "/metrics", tag = "live", responses((status = 200, description = "OpenMetrics text: counters and the Recognition Time histogram per camera", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let now = state.store.now();
-    let health: Vec<serde_json::Value> = match state.store.camera_leases().await {
+    let cameras: Vec<CameraCounts> = match state.store.camera_leases().await {
         Ok(leases) => leases
             .into_iter()
             .filter(|l| l.lease_until >= now)
             .filter_map(|l| l.health)
+            .filter_map(|h| serde_json::from_value(h).ok())
             .collect(),
         Err(e) => {
             tracing::warn!("metrics: {e}");
             Vec::new()
         }
     };
-    let cameras: Vec<&serde_json::Value> = health.iter().collect();
-    let label = |c: &serde_json::Value| {
-        c["camera"]
-            .as_str()
-            .unwrap_or("")
-            .replace(['"', '\\', '\n'], "_")
-    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(crate::metrics::Cameras(cameras)));
     let mut out = String::new();
-    let series: [(&str, &str, &str); 7] = [
-        ("frames_in", "vigil_frames_received_total", "counter"),
-        (
-            "frames_processed",
-            "vigil_frames_processed_total",
-            "counter",
-        ),
-        ("frames_dropped", "vigil_frames_dropped_total", "counter"),
-        ("faces", "vigil_faces_detected_total", "counter"),
-        ("passers_by", "vigil_passers_by_total", "counter"),
-        ("alerts", "vigil_alerts_total", "counter"),
-        ("reconnects", "vigil_stream_reconnects_total", "counter"),
-    ];
-    for (field, name, kind) in series {
-        out.push_str(&format!("# TYPE {name} {kind}\n"));
-        for c in &cameras {
-            if let Some(v) = c[field].as_f64() {
-                out.push_str(&format!("{name}{{camera=\"{}\"}} {v}\n", label(c)));
-            }
-        }
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        tracing::error!("metrics: {e}");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    // Recognition Time (first sight to Alert) per camera, in seconds.
-    let name = "vigil_recognition_time_seconds";
-    out.push_str(&format!("# TYPE {name} histogram\n"));
-    for c in &cameras {
-        let camera = label(c);
-        let Some(buckets) = c["recognition_time_buckets"].as_array() else {
-            continue;
-        };
-        for b in buckets {
-            let (Some(le), Some(n)) = (b[0].as_f64(), b[1].as_u64()) else {
-                continue;
-            };
-            out.push_str(&format!(
-                "{name}_bucket{{camera=\"{camera}\",le=\"{}\"}} {n}\n",
-                le / 1000.0
-            ));
-        }
-        let count = c["recognition_time_count"].as_u64().unwrap_or(0);
-        let sum = c["recognition_time_sum_ms"].as_f64().unwrap_or(0.0) / 1000.0;
-        out.push_str(&format!(
-            "{name}_bucket{{camera=\"{camera}\",le=\"+Inf\"}} {count}\n{name}_sum{{camera=\"{camera}\"}} {sum}\n{name}_count{{camera=\"{camera}\"}} {count}\n"
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
 }

@@ -5,16 +5,15 @@
 //! A new or reset password is a one-time password made here and shown
 //! once, in the answer; the person must choose their own at next login.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use vigil_core::access::{Rank, Role, User};
 
 use crate::error::ErrorBody;
-use crate::routes::{body, changing_user, current_user};
+use crate::extract::{ApiJson, ChangingUser, CurrentUser};
 use crate::{ApiError, AppState};
 
 /// A one-time password: 20 characters from an unambiguous alphabet (about
@@ -65,20 +64,17 @@ pub struct Reason {
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, description = "Every account: name, rank, roles, disabled, must change password, second factor enrolled"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    CurrentUser(admin): CurrentUser,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = current_user(&state, &headers).await?;
     Ok(Json(json!(state.store.accounts(&admin).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser, responses((status = 200, description = "The account and its one-time password (shown once)"), (status = 400, description = "Malformed, or a Deployment role given to an account", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only", body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    b: Result<Json<NewUser>, JsonRejection>,
+    ChangingUser(admin): ChangingUser,
+    ApiJson(n): ApiJson<NewUser>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let n = body(b)?;
     let otp = one_time_password();
     let phc = state.passwords.hash(otp.clone()).await?;
     let user = User {
@@ -97,12 +93,10 @@ pub async fn create(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "User name")), request_body = UserChange, responses((status = 200, description = "The account after the change"), (status = 400, description = "Malformed or no reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own roles", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<UserChange>, JsonRejection>,
+    ApiJson(c): ApiJson<UserChange>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let c = body(b)?;
     let account = state
         .store
         .update_user(
@@ -119,13 +113,11 @@ pub async fn update(
 
 async fn set_disabled(
     state: AppState,
-    headers: HeaderMap,
+    admin: User,
     id: String,
-    b: Result<Json<Reason>, JsonRejection>,
+    r: Reason,
     disabled: bool,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     let account = state
         .store
         .set_disabled(&admin, &id, disabled, &r.reason)
@@ -136,32 +128,30 @@ async fn set_disabled(
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = String, Path, description = "User name")), request_body = Reason, responses((status = 200, description = "Disabled; the user's sessions and event streams end at once"), (status = 400, description = "No reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own account", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(b): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(state, headers, id, b, true).await
+    set_disabled(state, admin, id, b, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = String, Path, description = "User name")), request_body = Reason, responses((status = 200, description = "Enabled again"), (status = 400, description = "No reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own account", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn enable(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(b): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(state, headers, id, b, false).await
+    set_disabled(state, admin, id, b, false).await
 }
 
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = String, Path, description = "User name")), request_body = Reason, responses((status = 200, description = "A new one-time password (shown once); the user's sessions end"), (status = 400, description = "No reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own account", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(r): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     let otp = one_time_password();
     let phc = state.passwords.hash(otp.clone()).await?;
     state
@@ -174,12 +164,10 @@ pub async fn reset_password(
 #[utoipa::path(post, path = "/api/v1/users/{id}/reset-second-factor", tag = "users", params(("id" = String, Path, description = "User name")), request_body = Reason, responses((status = 200, description = "The second factor is removed; the user enrols again at next login"), (status = 400, description = "No reason", body = ErrorBody), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Administrators only; not one's own account", body = ErrorBody), (status = 404, description = "No such user", body = ErrorBody)))]
 pub async fn reset_second_factor(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ChangingUser(admin): ChangingUser,
     Path(id): Path<String>,
-    b: Result<Json<Reason>, JsonRejection>,
+    ApiJson(r): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
-    let admin = changing_user(&state, &headers).await?;
-    let r = body(b)?;
     state
         .store
         .reset_second_factor(&admin, &id, &r.reason)

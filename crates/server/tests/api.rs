@@ -325,11 +325,16 @@ async fn metrics_expose_camera_counters_without_personal_data() {
     assert!(text.contains("vigil_passers_by_total{camera=\"north\"} 2"));
     assert!(text.contains("# TYPE vigil_recognition_time_seconds histogram"));
     assert!(
-        text.contains("vigil_recognition_time_seconds_bucket{camera=\"north\",le=\"0.1\"} 3"),
+        text.contains("vigil_recognition_time_seconds_bucket{le=\"0.1\",camera=\"north\"} 3"),
         "{text}"
     );
     assert!(text.contains("vigil_recognition_time_seconds_count{camera=\"north\"} 3"));
     assert!(text.contains("vigil_recognition_time_seconds_sum{camera=\"north\"} 0.23"));
+    assert!(text.contains("vigil_recognition_time_seconds_bucket{le=\"+Inf\",camera=\"north\"} 3"));
+    assert!(
+        text.ends_with("# EOF\n"),
+        "a complete OpenMetrics exposition"
+    );
     assert!(!text.contains("REF-1"));
 }
 
