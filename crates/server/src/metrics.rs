@@ -11,9 +11,11 @@ use vigil_core::camera::CameraCounts;
 #[derive(Debug)]
 pub struct Cameras(pub Vec<CameraCounts>);
 
-/// The counters, by name without OpenMetrics' `_total` suffix (the encoder
-/// adds it).
-const COUNTERS: [(&str, &str, fn(&CameraCounts) -> u64); 7] = [
+/// A counter: its name without OpenMetrics' `_total` suffix (the encoder
+/// adds it), its help, and where its value is.
+type Counter = (&'static str, &'static str, fn(&CameraCounts) -> u64);
+
+const COUNTERS: [Counter; 7] = [
     (
         "vigil_frames_received",
         "Frames read from the stream",
