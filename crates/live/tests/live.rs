@@ -234,9 +234,9 @@ fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
     let health = run.stop();
     let h = &health[0];
     println!("{}", serde_json::to_string_pretty(&health).unwrap());
-    assert_eq!(h.frames_in, 120);
-    assert_eq!(h.frames_processed, 120);
-    assert_eq!(h.frames_dropped, 0);
+    assert_eq!(h.counts.frames_in, 120);
+    assert_eq!(h.counts.frames_processed, 120);
+    assert_eq!(h.counts.frames_dropped, 0);
 
     let (alerts, stats) = w.rt.block_on(async {
         let op = w.store.user("operator").await.unwrap();
@@ -255,9 +255,9 @@ fn one_alert_per_watchlist_passer_by_none_for_others_and_no_trace_of_them() {
         ["REF-ARDERN", "REF-OBAMA"],
         "exactly one Alert per watchlist passer-by"
     );
-    assert_eq!(h.alerts, 2);
+    assert_eq!(h.counts.alerts, 2);
     assert_eq!(stats.passers_by, 5, "five Recognition Opportunities");
-    assert_eq!(h.passers_by, 5);
+    assert_eq!(h.counts.passers_by, 5);
     for a in &alerts {
         assert!(a.score >= 0.45);
         assert!(a.recognition_time_ms >= 0);
@@ -311,9 +311,9 @@ fn a_suspended_deployment_analyses_no_frames_and_a_concluded_one_stops_the_pipel
     let run = start(&w, &engine, vec![cam]);
     std::thread::sleep(Duration::from_secs(3));
     let h = &run.health()[0];
-    assert_eq!(h.frames_processed, 0);
+    assert_eq!(h.counts.frames_processed, 0);
     assert!(h.frames_paused > 0);
-    assert_eq!(h.faces, 0);
+    assert_eq!(h.counts.faces, 0);
     // Activate: frames flow into recognition; then conclude: it stops.
     let silver = w.silver.clone();
     w.rt.block_on(w.store.act(&w.deployment, &silver, |d, r, now| {
@@ -321,7 +321,7 @@ fn a_suspended_deployment_analyses_no_frames_and_a_concluded_one_stops_the_pipel
     }))
     .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    assert!(run.health()[0].frames_processed > 0);
+    assert!(run.health()[0].counts.frames_processed > 0);
     w.rt.block_on(w.store.act(&w.deployment, &silver, |d, r, now| {
         d.conclude(&silver, r, "end", now)
     }))
@@ -330,9 +330,9 @@ fn a_suspended_deployment_analyses_no_frames_and_a_concluded_one_stops_the_pipel
         run.wait(Duration::from_secs(10)),
         "a concluded Deployment must stop the pipeline"
     );
-    let processed = run.health()[0].frames_processed;
+    let processed = run.health()[0].counts.frames_processed;
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(run.health()[0].frames_processed, processed);
+    assert_eq!(run.health()[0].counts.frames_processed, processed);
     run.stop();
 }
 
@@ -393,7 +393,7 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
     );
     std::thread::sleep(Duration::from_secs(4));
     let before = run.health();
-    assert!(before[0].frames_in > 5, "{:?}", before[0]);
+    assert!(before[0].counts.frames_in > 5, "{:?}", before[0]);
     // The stream dies...
     server.kill().unwrap();
     server.wait().unwrap();
@@ -406,23 +406,23 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
     for _ in 0..60 {
         std::thread::sleep(Duration::from_millis(500));
         let h = &run.health()[0];
-        if h.state == StreamState::Streaming && h.frames_in > down.frames_in + 5 {
+        if h.state == StreamState::Streaming && h.counts.frames_in > down.counts.frames_in + 5 {
             recovered = true;
             break;
         }
     }
     let after = run.health();
     assert!(recovered, "stream did not come back: {:?}", after[0]);
-    assert!(after[0].reconnects >= 1);
+    assert!(after[0].counts.reconnects >= 1);
     // The broken camera is reported, retried, and harmed nothing else.
-    assert_eq!(after[1].frames_in, 0);
+    assert_eq!(after[1].counts.frames_in, 0);
     assert!(
         matches!(after[1].state, StreamState::Down | StreamState::Connecting),
         "{:?}",
         after[1]
     );
     assert!(after[1].last_error.is_some());
-    assert!(after[1].reconnects >= 1);
+    assert!(after[1].counts.reconnects >= 1);
     for _ in 0..400 {
         if run.health()[2].state == StreamState::Finished {
             break;
@@ -433,11 +433,11 @@ fn a_stream_that_dies_is_reconnected_and_a_broken_camera_does_not_disturb_anothe
     server.kill().ok();
     server.wait().ok();
     assert_eq!(
-        final_health[2].frames_processed, 120,
+        final_health[2].counts.frames_processed, 120,
         "{:?}",
         final_health[2]
     );
-    assert!(final_health[2].alerts >= 2);
+    assert!(final_health[2].counts.alerts >= 2);
 }
 
 /// Issue 15: no Watchlist entry is silently unmatched. An entry whose image
