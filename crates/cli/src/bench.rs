@@ -13,18 +13,18 @@ use image::RgbImage;
 use serde_json::json;
 use vigil_vision::tensor;
 
-use crate::commands;
+use crate::context;
 use crate::Global;
 
 #[derive(clap::Subcommand)]
 pub enum BenchKind {
     /// The live pipeline on 1, 2 and 4 simultaneous synthetic camera streams.
-    Live(crate::live::BenchLiveArgs),
+    Live(crate::bench_live::BenchLiveArgs),
     /// Search latency and recall of the large-gallery index (RFR/OIFR).
     Gallery(GalleryBenchArgs),
     /// OIFR end to end: photo bytes in, recorded candidates out, against a
     /// reference store of synthetic templates with the real face planted.
-    Oifr(crate::search::OifrBenchArgs),
+    Oifr(crate::bench_oifr::OifrBenchArgs),
 }
 
 #[derive(Args)]
@@ -99,9 +99,7 @@ fn pgvector_row(
     a: &GalleryBenchArgs,
 ) -> Result<serde_json::Value> {
     use vigil_search::pgvector::PgVectorIndex;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::context::runtime()?;
     rt.block_on(async {
         let pack = format!("bench_{}", rand::random::<u32>());
         let pg = PgVectorIndex::connect(url, &pack, a.dim).await?;
@@ -297,15 +295,15 @@ fn frame(img: &RgbImage, w: u32, h: u32) -> Result<RgbImage> {
 
 pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
     match &a.kind {
-        Some(BenchKind::Live(l)) => return crate::live::bench(g, l),
+        Some(BenchKind::Live(l)) => return crate::bench_live::bench(g, l),
         Some(BenchKind::Gallery(b)) => return gallery(b),
-        Some(BenchKind::Oifr(b)) => return crate::search::bench_oifr(g, b),
+        Some(BenchKind::Oifr(b)) => return crate::bench_oifr::bench_oifr(g, b),
         None => {}
     }
     let path = a
         .image
         .clone()
-        .unwrap_or_else(|| commands::cache(g).samples().join("obama_1.jpg"));
+        .unwrap_or_else(|| context::cache(g).samples().join("obama_1.jpg"));
     let photo =
         vigil_vision::image_io::decode_file(&path, Default::default()).with_context(|| {
             format!(
@@ -313,10 +311,10 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
                 path.display()
             )
         })?;
-    let engine = commands::engine(g, true)?;
+    let engine = context::engine(g, true)?;
     let det = engine.detector();
     let rec = engine.recogniser().context("no recogniser")?;
-    let threads = commands::runtime(g).intra_threads;
+    let threads = context::onnx_runtime(g).intra_threads;
 
     let mut rows = Vec::new();
     use vigil_vision::DetectionSize;

@@ -26,7 +26,7 @@ use vigil_eval::ident::{self, Combine, Templates};
 use vigil_eval::pairs::{self, Labels, PairOptions};
 use vigil_eval::Scores;
 
-use crate::commands;
+use crate::context;
 use crate::Global;
 
 /// Which face of an image is the labelled person.
@@ -168,7 +168,7 @@ pub fn shipped_calibration(pack: &str) -> Option<&'static str> {
 
 /// Where a pack's installed calibration lives.
 pub fn calibration_path(g: &Global, pack: &str) -> PathBuf {
-    commands::cache(g)
+    context::cache(g)
         .models()
         .join(pack)
         .join("calibration.json")
@@ -440,8 +440,8 @@ fn acquire(g: &Global, a: &EvalArgs, items: &[Item]) -> Result<TemplateCache> {
     bar.set_prefix("analysing");
     let faces = Mutex::new(Vec::new());
     let failures = Mutex::new(Vec::new());
-    let limits = commands::limits(g);
-    commands::with_engines(g, jobs, todo.len(), |engine, t| {
+    let limits = context::limits(g);
+    context::with_engines(g, jobs, todo.len(), |engine, t| {
         let i = todo[t];
         let rec = engine.recogniser().context("recogniser loaded")?;
         let it = &items[i];
@@ -784,7 +784,7 @@ fn fnir_at_fpir(searches: &[ident::Search], n: usize, target: f64) -> serde_json
 }
 
 pub fn eval(g: &Global, a: &EvalArgs) -> Result<ExitCode> {
-    let cache = commands::cache(g);
+    let cache = context::cache(g);
     let mut items = Vec::new();
     let mut source = Vec::new();
     match (&a.dir, a.sample_set) {

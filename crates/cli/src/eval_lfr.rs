@@ -25,7 +25,7 @@ use vigil_live::matcher::{Matcher, MatcherSettings};
 use vigil_live::Zone;
 use vigil_vision::FaceEngine;
 
-use crate::commands;
+use crate::context;
 use crate::eval::{sorted_entries, threads};
 use crate::Global;
 
@@ -220,8 +220,8 @@ pub fn run(g: &Global, a: &EvalLfrArgs) -> Result<ExitCode> {
             a.passers
         );
     }
-    let engine = commands::engine(g, true)?;
-    let limits = commands::limits(g);
+    let engine = context::engine(g, true)?;
+    let limits = context::limits(g);
     let mut gallery = Gallery::new();
     let mut passes = Vec::new();
     let mut not_enrolled = 0usize;
@@ -267,7 +267,7 @@ pub fn run(g: &Global, a: &EvalLfrArgs) -> Result<ExitCode> {
         settings.looks_fused = looks;
         let results: Mutex<Vec<Option<PassScores>>> =
             Mutex::new((0..passes.len()).map(|_| None).collect());
-        commands::with_engines(g, jobs, passes.len(), |engine, i| {
+        context::with_engines(g, jobs, passes.len(), |engine, i| {
             let p = &passes[i];
             let looks: Vec<RgbImage> = p
                 .looks

@@ -79,12 +79,7 @@ pub enum DeploymentAction {
 
 pub use vigil_core::access::system_user;
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
+pub(crate) use crate::context::runtime;
 
 pub(crate) async fn open(d: &DataArgs) -> Result<Store> {
     Store::open_data_dir(

@@ -2,16 +2,25 @@
 
 mod accounts;
 mod bench;
+mod bench_live;
+mod bench_oifr;
 mod catalogue;
-mod commands;
+mod compare;
+mod context;
+mod demo;
+mod detect;
+mod embed;
+mod enrol;
 mod eval;
 mod eval_lfr;
 mod fetch;
 mod governance;
 mod live;
+mod models;
 mod plots;
 mod search;
 mod seed;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,16 +89,16 @@ enum Command {
         action: ModelsAction,
     },
     /// Detect faces; JSON out.
-    Detect(commands::DetectArgs),
+    Detect(detect::DetectArgs),
     /// Similarity of the main faces of two images.
-    Compare(commands::CompareArgs),
+    Compare(compare::CompareArgs),
     /// Templates of every face, one JSON line per image.
-    Embed(commands::EmbedArgs),
+    Embed(embed::EmbedArgs),
     /// Enrol a subject's images into a gallery file, or (--bulk) a custody
     /// image store into the reference store for RFR/OIFR.
-    Enrol(commands::EnrolArgs),
+    Enrol(enrol::EnrolArgs),
     /// Search a gallery with the faces in an image; ranked candidates.
-    Search(commands::SearchArgs),
+    Search(search::SearchArgs),
     /// Measure speed on this machine (`bench live` for the live pipeline).
     Bench(bench::BenchArgs),
     /// Error rates on labelled faces (ROC/DET, EER, TAR at FMR, FPIR/FNIR,
@@ -104,12 +113,12 @@ enum Command {
     Live(live::LiveArgs),
     /// The demo: a seeded Deployment and live recognition on synthetic footage
     /// (`--serve` adds the web console).
-    Demo(live::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Serve the HTTP API and web console over an initialised data directory.
-    Serve(live::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Run the cameras of Active Deployments for servers elsewhere, sharing
     /// them with other workers through PostgreSQL (leases and heartbeats).
-    Worker(live::WorkerArgs),
+    Worker(serve::WorkerArgs),
     /// Prepare an installation: data directory, database, master key and
     /// the first Administrator (once; running it again changes nothing).
     Init(accounts::InitArgs),
@@ -162,26 +171,26 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Models {
             action: ModelsAction::Fetch,
-        } => commands::models_fetch(&cli.global),
+        } => models::models_fetch(&cli.global),
         Command::Models {
             action: ModelsAction::List,
-        } => commands::models_list(&cli.global),
-        Command::Detect(a) => commands::detect(&cli.global, &a),
-        Command::Compare(a) => commands::compare(&cli.global, &a),
-        Command::Embed(a) => commands::embed(&cli.global, &a),
+        } => models::models_list(&cli.global),
+        Command::Detect(a) => detect::detect(&cli.global, &a),
+        Command::Compare(a) => compare::compare(&cli.global, &a),
+        Command::Embed(a) => embed::embed(&cli.global, &a),
         Command::Enrol(a) => match &a.bulk {
-            Some(dir) => search::enrol_bulk(&cli.global, &cli.data, dir, a.jobs),
-            None => commands::enrol(&cli.global, &a),
+            Some(dir) => enrol::enrol_bulk(&cli.global, &cli.data, dir, a.jobs),
+            None => enrol::enrol(&cli.global, &a),
         },
-        Command::Search(a) => commands::search(&cli.global, &a),
+        Command::Search(a) => search::search(&cli.global, &a),
         Command::Bench(a) => bench::run(&cli.global, &a),
         Command::Eval(a) => eval::eval(&cli.global, &a),
         Command::Threshold(a) => eval::threshold(&cli.global, &a),
         Command::EvalLfr(a) => eval_lfr::run(&cli.global, &a),
         Command::Live(a) => live::run(&cli.global, &cli.data, &a),
-        Command::Demo(a) => live::demo(&cli.global, &cli.data, &a),
-        Command::Serve(a) => live::serve(&cli.global, &cli.data, &a),
-        Command::Worker(a) => live::worker(&cli.global, &cli.data, &a),
+        Command::Demo(a) => demo::demo(&cli.global, &cli.data, &a),
+        Command::Serve(a) => serve::serve(&cli.global, &cli.data, &a),
+        Command::Worker(a) => serve::worker(&cli.global, &cli.data, &a),
         Command::Init(a) => accounts::init(&cli.data, &a),
         Command::Users { action } => accounts::users(&cli.data, &action),
         Command::Audit { action } => governance::audit(&cli.data, &action),

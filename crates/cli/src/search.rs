@@ -1,194 +1,55 @@
-//! The command line's half of RFR/OIFR: `vigil enrol --bulk` and
-//! `vigil bench oifr` over the search stage (`vigil-search`).
+//! `vigil search`: the faces of an image against a Watchlist gallery file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
-use vigil_search::{MemoryReference, ReferenceIndex};
-use vigil_store::Store;
+use anyhow::{bail, Result};
+use clap::Args;
+use serde_json::json;
+use vigil_gallery::Gallery;
+use vigil_vision::Face;
 
-use crate::commands::{self, print_line};
-use crate::governance::DataArgs;
+use crate::context::{engine, load_image, print_line, template};
 use crate::Global;
 
-/// `vigil enrol --bulk DIR`: every image under `DIR/<subject>/` into the
-/// reference store with its template, with a progress bar and a summary.
-pub fn enrol_bulk(
-    g: &Global,
-    data: &DataArgs,
-    dir: &std::path::Path,
-    jobs: usize,
-) -> Result<ExitCode> {
-    let engine = commands::engine(g, true)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let store = rt.block_on(Store::open_data_dir(
-        &data.data_dir,
-        data.database_url.as_deref(),
-        Arc::new(vigil_store::SystemClock),
-    ))?;
-    let files = vigil_search::enrol::reference_files(dir)?.len();
-    let bar = indicatif::ProgressBar::new(files as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} images · {per_sec} · eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let report = vigil_search::enrol::enrol_bulk(
-        rt.handle(),
-        &store,
-        &engine,
-        commands::limits(g),
-        dir,
-        jobs,
-        &|path, error| {
-            if let Some(e) = error {
-                bar.suspend(|| eprintln!("{}: {e}", path.display()));
-            }
-            bar.inc(1);
-        },
-    )?;
-    bar.finish_and_clear();
-    print_line(&serde_json::to_value(&report)?)?;
-    Ok(if report.count("unreadable") > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-#[derive(clap::Args)]
-pub struct OifrBenchArgs {
-    /// Synthetic templates in the reference store.
-    #[arg(long, default_value_t = 1_000_000)]
-    size: usize,
-    /// Searches timed.
-    #[arg(long, default_value_t = 20)]
-    iterations: usize,
-    /// Probe photo (default: the sample obama_2.jpg; obama_1.jpg is enrolled).
+#[derive(Args)]
+pub struct SearchArgs {
     #[arg(long)]
-    image: Option<PathBuf>,
+    gallery: PathBuf,
+    /// Probe image; every usable face in it is searched.
+    image: PathBuf,
+    /// Candidates per face.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
 }
 
-/// `vigil bench oifr`: what an officer waits for, less the network: decode,
-/// detect, quality, embed, search, and the audited record of the search in
-/// a SQLite store (probe crop sealed, candidates written, audit appended).
-pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
-    use rand::{Rng, SeedableRng};
-    use vigil_store::searches::{NewSearch, SearchKind};
-    let engine = commands::engine(g, true)?;
-    let r = engine.recogniser().context("no recogniser")?;
-    let (pack, dim) = (r.id().to_string(), r.dimension());
-    let limits = commands::limits(g);
-    let samples = commands::cache(g).samples();
-    let enrolled = std::fs::read(samples.join("obama_1.jpg"))
-        .context("sample photos (run `vigil models fetch`)")?;
-    let probe = match &a.image {
-        Some(p) => std::fs::read(p).with_context(|| format!("{}", p.display()))?,
-        None => std::fs::read(samples.join("obama_2.jpg"))?,
-    };
-    let mut index = ReferenceIndex::new(&pack, dim);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-    let t = Instant::now();
-    for i in 0..a.size {
-        let v: Vec<f32> = (0..dim).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let v: Vec<f32> = v.iter().map(|x| x / n).collect();
-        index
-            .add(&format!("syn-{i}"), &format!("SYN-{i}"), &v)
-            .map_err(anyhow::Error::msg)?;
-        if i == a.size / 2 {
-            let v = vigil_search::enrol::reference_template(&engine, &enrolled, limits)
-                .map_err(|_| anyhow::anyhow!("sample not enrollable"))?;
-            index
-                .add("planted", "PLANTED", &v)
-                .map_err(anyhow::Error::msg)?;
-        }
+pub fn search(g: &Global, a: &SearchArgs) -> Result<ExitCode> {
+    let gallery = Gallery::load(&a.gallery)?;
+    if gallery.entries.is_empty() {
+        bail!("gallery {} is empty or missing", a.gallery.display());
     }
-    let build_s = t.elapsed().as_secs_f64();
-    let templates = index.len();
-    let index = MemoryReference::new(index);
-    let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let store = rt.block_on(Store::open_data_dir(
-        dir.path(),
-        None,
-        Arc::new(vigil_store::SystemClock),
-    ))?;
-    let investigator = vigil_core::access::User {
-        id: "bench-investigator".into(),
-        display_name: "bench".into(),
-        rank: vigil_core::access::Rank::Constable,
-        roles: vec![vigil_core::access::Role::Investigator],
-    };
-    rt.block_on(store.put_user(&investigator))?;
-    let (mut total, mut faces_ms, mut search_ms, mut record_ms) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut rank1 = 0;
-    for _ in 0..a.iterations.max(1) {
-        let t0 = Instant::now();
-        let media = vigil_search::media::read_probe_media(
-            &engine,
-            &probe,
-            "image/jpeg",
-            limits,
-            Default::default(),
-        )
-        .map_err(anyhow::Error::msg)?;
-        let t1 = Instant::now();
-        let mut faces: Vec<vigil_store::searches::ProbeFace> =
-            Vec::with_capacity(media.faces.len());
-        for f in media.faces {
-            let hits = rt.block_on(vigil_search::best_subjects(&index, &f.vector, 20))?;
-            faces.push(vigil_search::searched_face(f, hits).into());
-        }
-        let t2 = Instant::now();
-        rank1 += usize::from(
-            faces
-                .first()
-                .and_then(|f| f.candidates.first())
-                .is_some_and(|c| c.subject_ref == "PLANTED"),
+    let engine = engine(g, true)?;
+    let img = load_image(g, &a.image)?;
+    let faces = engine.analyse(&img)?;
+    let usable: Vec<&Face> = faces.iter().filter(|f| f.verdict.passed).collect();
+    if usable.is_empty() {
+        bail!(
+            "{}: {} face(s) found, none usable for search",
+            a.image.display(),
+            faces.len()
         );
-        rt.block_on(store.record_search(
-            &investigator,
-            &NewSearch {
-                kind: SearchKind::Oifr,
-                case_ref: "BENCH".into(),
-                reason: "benchmark".into(),
-                media_kind: media.media_kind,
-                frames: media.frames,
-                faces,
-                threshold: None,
-            },
-        ))?;
-        let t3 = Instant::now();
-        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-        faces_ms.push(ms(t0, t1));
-        search_ms.push(ms(t1, t2));
-        record_ms.push(ms(t2, t3));
-        total.push(ms(t0, t3));
     }
-    let stats = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let pick = |p: f64| vigil_core::metrics::percentile(v, p).unwrap_or(f64::NAN);
-        serde_json::json!({"p50": pick(0.5), "p99": pick(0.99)})
-    };
-    print_line(&serde_json::json!({
-        "reference_templates": templates,
-        "index_build_s": build_s,
-        "iterations": total.len(),
-        "end_to_end_ms": stats(&mut total),
-        "faces_ms": stats(&mut faces_ms),
-        "search_ms": stats(&mut search_ms),
-        "record_ms": stats(&mut record_ms),
-        "planted_rank1": rank1 as f64 / a.iterations.max(1) as f64,
-        "peak_rss_mib": crate::bench::peak_rss_mib(),
+    let mut results = Vec::new();
+    for f in usable {
+        let candidates = gallery.search(template(f)?, a.top)?;
+        results
+            .push(json!({"box": f.detection.bbox, "quality": f.quality, "candidates": candidates}));
+    }
+    print_line(&json!({
+        "probe": a.image,
+        "pack": gallery.pack,
+        "note": "candidates are investigative leads for human review, not identifications",
+        "faces": results,
     }))?;
     Ok(ExitCode::SUCCESS)
 }

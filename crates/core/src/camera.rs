@@ -79,6 +79,26 @@ pub struct Camera {
     pub disabled: bool,
 }
 
+/// The frame a camera is read at: 0.1 to 60 frames per second, an even
+/// size from 64x64 up to 7680x4320 (8K).
+pub fn check_frame(width: u32, height: u32, fps: f32) -> Result<(), CameraError> {
+    if !(0.1..=60.0).contains(&fps) {
+        return Err(CameraError("fps must lie between 0.1 and 60".into()));
+    }
+    if width < 64
+        || height < 64
+        || width > 7680
+        || height > 4320
+        || width % 2 == 1
+        || height % 2 == 1
+    {
+        return Err(CameraError(
+            "the frame size must be even, from 64x64 up to 7680x4320".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A camera's counters as its worker reports them through its lease
 /// (whichever process runs it) and `/metrics` exposes them: counts and the
 /// Recognition Time distribution, no personal data. Missing fields read as
@@ -190,18 +210,7 @@ impl CameraSettings {
         if !network && !url.starts_with('/') {
             return bad("a file or device is given by its absolute path (/…)".into());
         }
-        if !(0.1..=60.0).contains(&self.fps) {
-            return bad("fps must lie between 0.1 and 60".into());
-        }
-        if self.width < 64
-            || self.height < 64
-            || self.width > 7680
-            || self.height > 4320
-            || self.width % 2 == 1
-            || self.height % 2 == 1
-        {
-            return bad("the frame size must be even, from 64x64 up to 7680x4320".into());
-        }
+        check_frame(self.width, self.height, self.fps)?;
         if !self.zone.is_empty() {
             if self.zone.len() < 3 || self.zone.len() > 64 {
                 return bad("a Zone of Recognition has 3 to 64 points".into());

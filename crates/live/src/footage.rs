@@ -105,7 +105,8 @@ fn record(
         match link.gate() {
             Gate::Ended => return,
             Gate::Paused => {
-                std::thread::sleep(Duration::from_millis(200));
+                // Woken by the gate when the Deployment resumes.
+                link.wait_while(Gate::Paused, Duration::from_secs(1));
                 continue;
             }
             Gate::Active => {}

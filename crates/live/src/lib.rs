@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod link;
 pub mod matcher;
 pub mod pipeline;
+pub mod spec;
 pub mod stoppable;
 pub mod supervisor;
 pub mod synth;

@@ -1,9 +1,14 @@
 //! A running camera's connection to its Deployment in the store: whether
-//! frames may be analysed now (polled by the pipeline), and the passers-by
-//! counted since the last write.
+//! frames may be analysed now (the gate, polled from the store and
+//! published on a `watch` channel, so a paused worker or recorder wakes the
+//! moment the Deployment resumes), and the passers-by counted since the
+//! last write.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use serde::Serialize;
 use vigil_store::Store;
@@ -23,7 +28,7 @@ pub struct DeploymentLink {
     pub(crate) store: Arc<Store>,
     runtime: tokio::runtime::Handle,
     pub deployment_id: String,
-    pub(crate) gate: AtomicU8,
+    gate: watch::Sender<Gate>,
     pending_passers: AtomicU64,
 }
 
@@ -37,7 +42,7 @@ impl DeploymentLink {
             store,
             runtime,
             deployment_id: deployment_id.into(),
-            gate: AtomicU8::new(1),
+            gate: watch::Sender::new(Gate::Paused),
             pending_passers: AtomicU64::new(0),
         });
         link.refresh()?;
@@ -62,16 +67,26 @@ impl DeploymentLink {
         } else {
             Gate::Paused
         };
-        self.gate.store(gate as u8, Ordering::SeqCst);
+        self.gate.send_replace(gate);
         Ok(gate)
     }
 
+    /// Pauses analysis until the next successful read of the Deployment
+    /// (its state could not be read: fail closed).
+    pub(crate) fn pause(&self) {
+        self.gate.send_replace(Gate::Paused);
+    }
+
     pub fn gate(&self) -> Gate {
-        match self.gate.load(Ordering::SeqCst) {
-            0 => Gate::Active,
-            1 => Gate::Paused,
-            _ => Gate::Ended,
-        }
+        *self.gate.borrow()
+    }
+
+    /// Waits up to `limit` for the gate to leave `now`, and returns the
+    /// gate. Call from a plain thread (not the runtime's).
+    pub fn wait_while(&self, now: Gate, limit: Duration) -> Gate {
+        let mut rx = self.gate.subscribe();
+        let _ = self.block_on(tokio::time::timeout(limit, rx.wait_for(|g| *g != now)));
+        self.gate()
     }
 
     pub(crate) fn add_passers(&self, n: u64) {

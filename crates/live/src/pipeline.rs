@@ -262,7 +262,7 @@ impl LiveRun {
                 while !poll_stop.load(Ordering::SeqCst) {
                     if let Err(e) = poll_link.refresh() {
                         tracing::error!(error = %e, "cannot read the Deployment state; pausing");
-                        poll_link.gate.store(Gate::Paused as u8, Ordering::SeqCst);
+                        poll_link.pause();
                     }
                     let _ = poll_link.flush();
                     std::thread::sleep(Duration::from_millis(250));
