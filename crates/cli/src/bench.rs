@@ -279,12 +279,16 @@ fn time<F: FnMut() -> Result<()>>(iterations: usize, mut f: F) -> Result<Stats> 
     })
 }
 
-/// Peak resident memory of this process, from /proc (Linux).
+/// Peak resident memory of this process (`getrusage`; Linux counts it in
+/// KiB).
 pub(crate) fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the pointer it is given,
+    // which points at space for exactly one.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+    // SAFETY: zeroed is a valid rusage, and getrusage filled it on success.
+    let usage = unsafe { usage.assume_init() };
+    ok.then(|| usage.ru_maxrss as f64 / 1024.0)
 }
 
 /// Scales and pads the photo to an exact frame size, as a camera would deliver.

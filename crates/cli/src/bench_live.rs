@@ -40,25 +40,11 @@ pub struct BenchLiveArgs {
 
 /// Busy and total CPU time of the whole machine, from /proc/stat: the
 /// ffmpeg decoders are separate processes and must count too.
-fn machine_cpu() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let v: Vec<f64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: f64 = v.iter().take(8).sum();
-    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
-    (total - idle, total)
-}
-
-fn rss_mib(field: &str) -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let l = s.lines().find(|l| l.starts_with(field))?;
-    Some(l.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+/// This process's resident memory now.
+fn rss_mib(sys: &mut sysinfo::System) -> Option<f64> {
+    let me = sysinfo::get_current_pid().ok()?;
+    sys.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[me]), true);
+    Some(sys.process(me)?.memory() as f64 / (1024.0 * 1024.0))
 }
 
 pub fn bench(g: &Global, a: &BenchLiveArgs) -> Result<ExitCode> {
@@ -102,15 +88,17 @@ pub fn bench(g: &Global, a: &BenchLiveArgs) -> Result<ExitCode> {
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (busy0, total0) = machine_cpu();
+        // The whole machine's CPU over the run (ffmpeg's decoding included).
+        let mut sys = sysinfo::System::new();
+        sys.refresh_cpu_usage();
         let t0 = Instant::now();
         let run = LiveRun::start(engine.clone(), link, watchlist, cams)?;
         std::thread::sleep(Duration::from_secs(a.seconds));
         let health = run.health();
         let wall = t0.elapsed().as_secs_f64();
-        let (busy1, total1) = machine_cpu();
-        let cpu_percent = 100.0 * (busy1 - busy0) / (total1 - total0).max(1.0);
-        let rss = rss_mib("VmRSS:");
+        sys.refresh_cpu_usage();
+        let cpu_percent = f64::from(sys.global_cpu_usage());
+        let rss = rss_mib(&mut sys);
         run.stop();
         let _ = std::fs::remove_dir_all(&data);
         let mut rts: Vec<f64> = Vec::new();

@@ -10,7 +10,18 @@ use serde::{Deserialize, Serialize};
 use crate::access::{self, Action, Denied, Role, User};
 use crate::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum AlertState {
     Raised,
     FalseAlert,
@@ -20,26 +31,13 @@ pub enum AlertState {
 }
 
 impl AlertState {
+    /// The state's stored name (the variant's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Raised => "Raised",
-            Self::FalseAlert => "FalseAlert",
-            Self::Engaged => "Engaged",
-            Self::ConfirmedTrue => "ConfirmedTrue",
-            Self::ConfirmedFalse => "ConfirmedFalse",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Raised,
-            Self::FalseAlert,
-            Self::Engaged,
-            Self::ConfirmedTrue,
-            Self::ConfirmedFalse,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn is_final(self) -> bool {
@@ -132,6 +130,16 @@ pub struct Adjudication {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_round_trips_through_its_stored_name() {
+        use strum::VariantArray;
+        for s in AlertState::VARIANTS {
+            assert_eq!(AlertState::parse(s.as_str()), Some(*s));
+            assert_eq!(s.as_str(), format!("{s:?}"), "stored as the variant's name");
+        }
+        assert_eq!(AlertState::parse("raised"), None, "names are exact");
+    }
     use crate::access::Rank;
 
     fn u() -> User {

@@ -12,7 +12,19 @@ use crate::access::{self, Action, Denied, Role, User};
 use crate::workflow::{Rule, Step, AMEND_APPLICATION, FILE_CANCELLATION_REPORT};
 use crate::Millis;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum DeploymentState {
     Draft,
     Submitted,
@@ -55,38 +67,13 @@ impl DeploymentState {
         }
     }
 
+    /// The state's stored name (the variant's).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "Draft",
-            Self::Submitted => "Submitted",
-            Self::Consulted => "Consulted",
-            Self::Authorised => "Authorised",
-            Self::Active => "Active",
-            Self::Suspended => "Suspended",
-            Self::Concluded => "Concluded",
-            Self::CancellationFiled => "CancellationFiled",
-            Self::Refused => "Refused",
-            Self::Vetoed => "Vetoed",
-            Self::Terminated => "Terminated",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Draft,
-            Self::Submitted,
-            Self::Consulted,
-            Self::Authorised,
-            Self::Active,
-            Self::Suspended,
-            Self::Concluded,
-            Self::CancellationFiled,
-            Self::Refused,
-            Self::Vetoed,
-            Self::Terminated,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -740,5 +727,20 @@ impl Deployment {
             (DeploymentState::Concluded, Some(t)) => Some(t + CANCELLATION_REPORT_DUE_MS),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod state_names {
+    use super::DeploymentState;
+    use strum::VariantArray;
+
+    #[test]
+    fn every_state_round_trips_through_its_stored_name() {
+        for s in DeploymentState::VARIANTS {
+            assert_eq!(DeploymentState::parse(s.as_str()), Some(*s));
+            assert_eq!(s.as_str(), format!("{s:?}"), "stored as the variant's name");
+        }
+        assert_eq!(DeploymentState::parse("active"), None, "names are exact");
     }
 }

@@ -55,24 +55,12 @@ impl SupervisorConfig {
     }
 }
 
-/// A name for this process on the leases.
+/// A name for this process on the leases: host, process id and a random
+/// tag (a restarted process with a reused pid is still someone new).
 pub fn worker_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    let tag = uuid_like();
-    format!("{host}:{}:{tag}", std::process::id())
-}
-
-fn uuid_like() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("{:08x}", h.finish() as u32)
+    let host = sysinfo::System::host_name().unwrap_or_else(|| "host".into());
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}:{}:{}", std::process::id(), &tag[..12])
 }
 
 impl CameraSetup {

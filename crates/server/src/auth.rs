@@ -6,6 +6,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::http::HeaderMap;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
 use vigil_core::accounts::SessionPolicy;
 use vigil_store::Store;
@@ -174,13 +175,24 @@ impl Sessions {
     }
 }
 
+/// A cookie of the request, parsed by `axum-extra`'s cookie jar.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_string())
+}
+
+/// The session cookie: HttpOnly (no script reads it), SameSite=Strict (no
+/// other site's page sends it), `Secure` under TLS; `None` ends it.
+pub fn session_cookie(token: Option<&str>, secure: bool) -> Cookie<'static> {
+    let mut c = Cookie::build((COOKIE, token.unwrap_or_default().to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build();
+    if token.is_none() {
+        c.make_removal();
+    }
+    c
 }

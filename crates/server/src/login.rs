@@ -7,14 +7,13 @@
 //! code together, and both are recorded in one go.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use vigil_store::accounts::LoginRecord;
 
-use crate::auth::COOKIE;
 use crate::error::ErrorBody;
 use crate::extract::ApiJson;
 use crate::{ApiError, AppState};
@@ -163,16 +162,11 @@ pub async fn login(
     let user = record.user;
     let (token, session) = state.sessions.create(&user.id).await?;
     state.store.audit(&user.id, "login", &user.id, "").await?;
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    let mut resp = Json(json!({"user": user, "csrf": session.csrf})).into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })?,
-    );
-    Ok(resp)
+    let jar = axum_extra::extract::CookieJar::new().add(crate::auth::session_cookie(
+        Some(&token),
+        state.secure_cookies,
+    ));
+    Ok((jar, Json(json!({"user": user, "csrf": session.csrf}))).into_response())
 }
 
 /// The second factor, where the account needs one: a right, unused code,

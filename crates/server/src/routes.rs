@@ -27,12 +27,9 @@ pub async fn logout(
         .store
         .audit(&s.user_id, "logout", &s.user_id, "")
         .await?;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("vigil_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
-    );
-    Ok(resp)
+    let jar = axum_extra::extract::CookieJar::new()
+        .add(crate::auth::session_cookie(None, state.secure_cookies));
+    Ok((jar, StatusCode::NO_CONTENT).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, description = "The signed-in user"), (status = 401, description = "Not logged in", body = ErrorBody), (status = 403, description = "Not permitted for this role or assignment", body = ErrorBody)))]

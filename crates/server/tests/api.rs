@@ -217,11 +217,18 @@ async fn oversized_bodies_are_refused_and_the_server_keeps_working() {
 async fn logout_ends_the_session() {
     let f = fixture().await;
     let s = login(&f, "operator").await;
-    assert_eq!(
-        send(&f, post("/api/v1/logout", Some(&s), String::new(), true))
-            .await
-            .0,
-        StatusCode::NO_CONTENT
+    let (st, _, cleared) = send(&f, post("/api/v1/logout", Some(&s), String::new(), true)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // The browser is told to drop the cookie, with the attributes it was set with.
+    let cleared = cleared.expect("a Set-Cookie that clears the session");
+    assert!(cleared.starts_with("vigil_session=;"), "{cleared}");
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("HttpOnly"),
+        "{cleared}"
+    );
+    assert!(
+        cleared.contains("SameSite=Strict") && cleared.contains("Path=/"),
+        "{cleared}"
     );
     assert_eq!(
         send(&f, get("/api/v1/me", Some(&s))).await.0,

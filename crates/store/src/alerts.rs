@@ -55,7 +55,8 @@ pub struct AlertRecord {
     pub adjudications: Vec<Adjudication>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum AlertImage {
     Probe,
     Candidate,
@@ -64,11 +65,7 @@ pub enum AlertImage {
 
 impl AlertImage {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AlertImage::Probe => "probe",
-            AlertImage::Candidate => "candidate",
-            AlertImage::Scene => "scene",
-        }
+        self.into()
     }
 }
 

@@ -20,8 +20,19 @@ use crate::{new_id, Result, Store, StoreError};
 const MAX_CASE_REF: usize = 200;
 const MAX_REASON: usize = 2000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum SearchKind {
     /// Retrospective: a still or video from an investigation.
     Rfr,
@@ -31,17 +42,11 @@ pub enum SearchKind {
 
 impl SearchKind {
     fn as_str(self) -> &'static str {
-        match self {
-            SearchKind::Rfr => "rfr",
-            SearchKind::Oifr => "oifr",
-        }
+        self.into()
     }
     fn parse(s: &str) -> Result<Self> {
-        match s {
-            "rfr" => Ok(SearchKind::Rfr),
-            "oifr" => Ok(SearchKind::Oifr),
-            other => Err(StoreError::Corrupt(format!("search kind {other}"))),
-        }
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("search kind {s}")))
     }
 }
 
@@ -55,8 +60,19 @@ pub struct CandidateReview<'a> {
 }
 
 /// The investigator's decision on one candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ReviewVerdict {
     /// Worth pursuing by other means; never an identification on its own.
     PossibleMatch,
@@ -65,17 +81,11 @@ pub enum ReviewVerdict {
 
 impl ReviewVerdict {
     fn as_str(self) -> &'static str {
-        match self {
-            ReviewVerdict::PossibleMatch => "possible_match",
-            ReviewVerdict::NotAMatch => "not_a_match",
-        }
+        self.into()
     }
     fn parse(s: &str) -> Result<Self> {
-        match s {
-            "possible_match" => Ok(ReviewVerdict::PossibleMatch),
-            "not_a_match" => Ok(ReviewVerdict::NotAMatch),
-            other => Err(StoreError::Corrupt(format!("review verdict {other}"))),
-        }
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("review verdict {s}")))
     }
 }
 
