@@ -11,8 +11,8 @@ use image::RgbImage;
 use serde_json::json;
 use vigil_vision::{image_io, DecodeLimits, EngineConfig, Face, FaceEngine, RuntimeOptions};
 
-use crate::fetch::Cache;
 use crate::Global;
+use vigil_vision::cache::Cache;
 
 /// The async runtime a command's store and server run on (two workers:
 /// the store and the HTTP server wait more than they compute; inference
@@ -26,12 +26,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn cache(g: &Global) -> Cache {
-    Cache {
-        root: g
-            .cache
-            .clone()
-            .unwrap_or_else(vigil_vision::engine::default_cache_dir),
-    }
+    g.cache.clone().map_or_else(Cache::default, Cache::at)
 }
 
 /// ONNX Runtime: the library in the cache, the provider and threads asked for.

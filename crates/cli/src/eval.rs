@@ -168,10 +168,7 @@ pub fn shipped_calibration(pack: &str) -> Option<&'static str> {
 
 /// Where a pack's installed calibration lives.
 pub fn calibration_path(g: &Global, pack: &str) -> PathBuf {
-    context::cache(g)
-        .models()
-        .join(pack)
-        .join("calibration.json")
+    context::cache(g).calibration(pack)
 }
 
 /// The recogniser's calibration: the one installed in the cache (`vigil

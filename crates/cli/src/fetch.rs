@@ -10,40 +10,8 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use vigil_vision::pack::{sha256_hex, Manifest, Pack};
 
-use crate::catalogue::{self, Artefact, PackRecipe, Recipe};
-
-pub struct Cache {
-    pub root: PathBuf,
-}
-
-impl Cache {
-    pub fn downloads(&self) -> PathBuf {
-        self.root.join("downloads")
-    }
-    pub fn models(&self) -> PathBuf {
-        self.root.join("models")
-    }
-    pub fn samples(&self) -> PathBuf {
-        self.root.join("samples")
-    }
-    pub fn runtime_dir(&self) -> PathBuf {
-        self.root
-            .join("runtime")
-            .join(format!("onnxruntime-{}", catalogue::ORT_VERSION))
-    }
-    pub fn ort_library(&self) -> PathBuf {
-        if let Some(p) = std::env::var_os("VIGIL_ORT_LIB") {
-            return PathBuf::from(p);
-        }
-        self.runtime_dir().join(catalogue::ORT_LIBRARY)
-    }
-    fn venv(&self) -> PathBuf {
-        self.root.join("venv")
-    }
-    fn work(&self) -> PathBuf {
-        self.root.join("work")
-    }
-}
+use vigil_vision::cache::Cache;
+use vigil_vision::catalogue::{self, Artefact, PackRecipe, Recipe};
 
 /// Fetches everything; returns the packs now available.
 pub fn fetch_all(cache: &Cache) -> Result<Vec<Pack>> {

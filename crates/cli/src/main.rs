@@ -4,7 +4,6 @@ mod accounts;
 mod bench;
 mod bench_live;
 mod bench_oifr;
-mod catalogue;
 mod compare;
 mod context;
 mod demo;

@@ -15,34 +15,14 @@ use vigil_live::{
     CameraConfig, CameraSetup, DeploymentLink, LiveRun, StreamState, Watchlist, Zone,
 };
 use vigil_store::{Store, SystemClock};
-use vigil_vision::engine::default_cache_dir;
-use vigil_vision::{EngineConfig, FaceEngine, Provider, QualityGate, RuntimeOptions};
-
-fn cache() -> PathBuf {
-    let d = default_cache_dir();
-    assert!(d.join("samples").is_dir(), "run scripts/setup.sh first");
-    d
-}
+use vigil_vision::FaceEngine;
 
 fn engine() -> Arc<FaceEngine> {
-    Arc::new(
-        FaceEngine::load(&EngineConfig {
-            models_dir: cache().join("models"),
-            detector: "yunet-2023mar".into(),
-            recogniser: Some("sface-2021dec".into()),
-            runtime: RuntimeOptions {
-                library: cache().join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
-                provider: Provider::Cpu,
-                intra_threads: 2,
-            },
-            gate: QualityGate::default(),
-        })
-        .unwrap(),
-    )
+    vigil_testkit::engine()
 }
 
 fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(cache().join("samples").join(name)).unwrap()
+    vigil_testkit::sample(name)
 }
 
 fn user(id: &str, rank: Rank, roles: &[Role]) -> User {
@@ -177,7 +157,7 @@ fn world(activate: bool) -> World {
 /// Five passers-by over 12 s at 10 fps, 1280x720: two on the Watchlist
 /// (photos not used for enrolment), three not; two people in frame at once.
 fn crowd_video(engine: &FaceEngine, dir: &Path) -> PathBuf {
-    let s = |n: &str| cache().join("samples").join(n);
+    let s = |n: &str| vigil_testkit::cache().sample(n);
     let photos = [
         s("obama_3.jpg"),
         s("biden_1.jpg"),

@@ -15,9 +15,7 @@ use vigil_search::{
 const DIM: usize = 128;
 
 fn unit(rng: &mut impl Rng) -> Vec<f32> {
-    let v: Vec<f32> = (0..DIM).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / n).collect()
+    vigil_testkit::unit(rng, DIM)
 }
 
 /// A template at cosine ≈ `c` to `p` (another image of the same face).

@@ -30,12 +30,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn sample(name: &str) -> Vec<u8> {
-    let p = vigil_vision::engine::default_cache_dir()
-        .join("samples")
-        .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", p.display()))
-}
+use vigil_testkit::sample;
 
 /// A headless Chromium driven by chromedriver; both end with the value.
 struct Browser {
@@ -614,21 +609,8 @@ async fn operator_sees_an_alert_arrive_and_adjudicates_it_from_the_keyboard() {
 /// reference images for the Watchlist page, and the installed calibration,
 /// as `vigil serve` plugs them in.
 fn with_engine(state: AppState) -> AppState {
-    let cache = vigil_vision::engine::default_cache_dir();
-    let engine = vigil_vision::FaceEngine::load(&vigil_vision::EngineConfig {
-        models_dir: cache.join("models"),
-        detector: vigil_vision::DEFAULT_DETECTOR.into(),
-        recogniser: None,
-        runtime: vigil_vision::RuntimeOptions {
-            library: cache.join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
-            provider: vigil_vision::Provider::Cpu,
-            intra_threads: 2,
-        },
-        gate: Default::default(),
-    })
-    .expect("face engine (run scripts/setup.sh)");
     state
-        .with_judge(std::sync::Arc::new(engine))
+        .with_judge(std::sync::Arc::new(vigil_testkit::detector()))
         .with_calibration(common::calibration())
 }
 
@@ -751,13 +733,10 @@ async fn commanders_run_a_deployment_and_compile_its_watchlist_in_the_console() 
         .unwrap()
         .parse()
         .unwrap();
-    let shipped = vigil_eval::Calibration::load(
-        &vigil_vision::engine::default_cache_dir().join("models/sface-2021dec/calibration.json"),
-    )
-    .unwrap()
-    .threshold_for(1e-3, 100)
-    .unwrap()
-    .threshold as f32;
+    let shipped = common::calibration()
+        .threshold_for(1e-3, 100)
+        .unwrap()
+        .threshold as f32;
     assert!((opened - shipped).abs() < 1e-3, "{opened} vs {shipped}");
     b.type_into("wa-reasoning", "Necessary for the final; proportionate")
         .await;
@@ -1447,9 +1426,7 @@ async fn the_administrator_registers_a_camera_and_draws_its_zone_on_a_snapshot()
     b.log_in(&base, "admin").await;
     b.click("cameras").await;
     b.wait_for(Locator::Css("body[data-ready='1']")).await;
-    let source = vigil_vision::engine::default_cache_dir()
-        .join("samples")
-        .join("solvay_1927.jpg");
+    let source = vigil_testkit::cache().sample("solvay_1927.jpg");
     b.type_into("cam-name", "Town hall steps").await;
     b.type_into("cam-url", &source.display().to_string()).await;
     b.type_into("cam-user", "camop").await;

@@ -8,6 +8,8 @@
 //! what are their templates?" and nothing else.
 
 pub mod align;
+pub mod cache;
+pub mod catalogue;
 pub mod detect;
 pub mod embed;
 pub mod engine;

@@ -7,43 +7,18 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use image::RgbImage;
-use vigil_vision::engine::default_cache_dir;
-use vigil_vision::{
-    image_io, EngineConfig, Face, FaceEngine, Provider, QualityGate, RuntimeOptions,
-};
+use vigil_vision::{image_io, Face, FaceEngine};
 
 fn cache() -> PathBuf {
-    let dir = default_cache_dir();
-    assert!(
-        dir.join("models").is_dir() && dir.join("samples").is_dir(),
-        "model cache {} is missing: run scripts/setup.sh (or `vigil models fetch`)",
-        dir.display()
-    );
-    dir
-}
-
-fn runtime() -> RuntimeOptions {
-    RuntimeOptions {
-        library: cache().join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
-        provider: Provider::Cpu,
-        intra_threads: 2,
-    }
+    vigil_testkit::cache().root
 }
 
 fn engine(detector: &str, recogniser: Option<&str>) -> FaceEngine {
-    FaceEngine::load(&EngineConfig {
-        models_dir: cache().join("models"),
-        detector: detector.into(),
-        recogniser: recogniser.map(Into::into),
-        runtime: runtime(),
-        gate: QualityGate::default(),
-    })
-    .expect("engine loads")
+    vigil_testkit::engine_of(detector, recogniser)
 }
 
 fn sample(name: &str) -> RgbImage {
-    image_io::decode_file(&cache().join("samples").join(name), Default::default())
-        .expect("sample decodes")
+    image_io::decode(&vigil_testkit::sample(name), Default::default()).expect("sample decodes")
 }
 
 /// Labelled single-person samples (name -> identity).
@@ -314,7 +289,7 @@ fn exif_orientation_is_honoured() {
 #[test]
 fn reference_images_are_judged_fit_or_told_why_not() {
     let e = engine("yunet-2023mar", None);
-    let read = |n: &str| std::fs::read(cache().join("samples").join(n)).unwrap();
+    let read = vigil_testkit::sample;
     let portrait = e.judge_reference(&read("obama_1.jpg"), Default::default());
     assert!(portrait.passed, "{portrait:?}");
     assert_eq!(portrait.faces, 1);

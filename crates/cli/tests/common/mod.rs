@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// The sample photos `scripts/setup.sh` puts in the model cache.
 pub fn samples() -> PathBuf {
-    let dir = vigil_vision::engine::default_cache_dir().join("samples");
+    let dir = vigil_testkit::cache().samples();
     assert!(
         dir.is_dir(),
         "{} missing: run scripts/setup.sh",

@@ -240,16 +240,4 @@ pub fn post(path: &str, s: Option<&Session>, body: String, csrf: bool) -> Reques
     r.body(Body::from(body)).unwrap()
 }
 
-/// The calibration `vigil models fetch` installs for the default
-/// recogniser, as `vigil serve` loads it.
-pub fn calibration() -> Arc<vigil_eval::Calibration> {
-    Arc::new(
-        vigil_eval::Calibration::load(
-            &vigil_vision::engine::default_cache_dir()
-                .join("models")
-                .join(vigil_vision::DEFAULT_RECOGNISER)
-                .join("calibration.json"),
-        )
-        .expect("calibration (run scripts/setup.sh)"),
-    )
-}
+pub use vigil_testkit::calibration;

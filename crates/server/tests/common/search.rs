@@ -4,42 +4,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use vigil_search::{MemoryReference, ReferenceBackend, ReferenceIndex, Searcher};
 use vigil_server::{router, AppState};
 use vigil_vision::FaceEngine;
 
 use super::{fixture, Fixture};
 
-fn cache() -> std::path::PathBuf {
-    vigil_vision::engine::default_cache_dir()
-}
-
 pub fn sample_path(name: &str) -> std::path::PathBuf {
-    cache().join("samples").join(name)
+    vigil_testkit::cache().sample(name)
 }
 
-pub fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(cache().join("samples").join(name)).expect("sample faces (run scripts/setup.sh)")
-}
-
-fn engine() -> Arc<FaceEngine> {
-    let cache = cache();
-    Arc::new(
-        FaceEngine::load(&vigil_vision::EngineConfig {
-            models_dir: cache.join("models"),
-            detector: vigil_vision::DEFAULT_DETECTOR.into(),
-            recogniser: Some(vigil_vision::DEFAULT_RECOGNISER.into()),
-            runtime: vigil_vision::RuntimeOptions {
-                library: cache.join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0"),
-                provider: vigil_vision::Provider::Cpu,
-                intra_threads: 2,
-            },
-            gate: Default::default(),
-        })
-        .expect("face engine (run scripts/setup.sh)"),
-    )
-}
+pub use vigil_testkit::sample;
+use vigil_testkit::{engine, unit};
 
 fn template(engine: &FaceEngine, bytes: &[u8]) -> Vec<f32> {
     let image = vigil_vision::image_io::decode(bytes, Default::default()).unwrap();
@@ -48,12 +25,6 @@ fn template(engine: &FaceEngine, bytes: &[u8]) -> Vec<f32> {
         .and_then(|f| f.template.clone())
         .unwrap()
         .vector
-}
-
-fn unit(rng: &mut impl Rng, d: usize) -> Vec<f32> {
-    let v: Vec<f32> = (0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / n).collect()
 }
 
 /// A fixture whose server searches a reference store of `synthetic`
