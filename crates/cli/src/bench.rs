@@ -229,7 +229,7 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             "planted_mate_rank1": mate_first as f64 / queries.len() as f64,
             "bytes_per_template": idx.bytes_per_template(),
             "insert_per_s": n as f64 / build_s,
-            "peak_rss_mib": peak_rss_mib(),
+            "peak_rss_mib": context::peak_rss_mib(),
         });
         println!("{row}");
         rows.push(row);
@@ -277,18 +277,6 @@ fn time<F: FnMut() -> Result<()>>(iterations: usize, mut f: F) -> Result<Stats> 
         median_ms: pick(0.5),
         p95_ms: pick(0.95),
     })
-}
-
-/// Peak resident memory of this process (`getrusage`; Linux counts it in
-/// KiB).
-pub(crate) fn peak_rss_mib() -> Option<f64> {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage writes one rusage into the pointer it is given,
-    // which points at space for exactly one.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
-    // SAFETY: zeroed is a valid rusage, and getrusage filled it on success.
-    let usage = unsafe { usage.assume_init() };
-    ok.then(|| usage.ru_maxrss as f64 / 1024.0)
 }
 
 /// Scales and pads the photo to an exact frame size, as a camera would deliver.
@@ -384,7 +372,7 @@ pub fn run(g: &Global, a: &BenchArgs) -> Result<ExitCode> {
         full.p95_ms,
     ));
 
-    let peak = peak_rss_mib();
+    let peak = context::peak_rss_mib();
     let faces_per_s_1 = 1e3 / one.median_ms;
     let faces_per_s_b = 1e3 / (batched.median_ms / per);
     if a.json {

@@ -137,7 +137,7 @@ pub fn bench_oifr(g: &Global, a: &OifrBenchArgs) -> Result<ExitCode> {
         "search_ms": stats(&mut search_ms),
         "record_ms": stats(&mut record_ms),
         "planted_rank1": rank1 as f64 / a.iterations.max(1) as f64,
-        "peak_rss_mib": crate::bench::peak_rss_mib(),
+        "peak_rss_mib": context::peak_rss_mib(),
     }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -155,3 +155,15 @@ pub(crate) fn face_json(f: &Face, with_template: bool) -> serde_json::Value {
     }
     v
 }
+
+/// Peak resident memory of this process (`getrusage`; Linux counts it in
+/// KiB).
+pub fn peak_rss_mib() -> Option<f64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes one rusage into the pointer it is given,
+    // which points at space for exactly one.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0;
+    // SAFETY: zeroed is a valid rusage, and getrusage filled it on success.
+    let usage = unsafe { usage.assume_init() };
+    ok.then(|| usage.ru_maxrss as f64 / 1024.0)
+}

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{self, Action, Role, User};
 use crate::deployment::{
-    Deployment, DeploymentError, DeploymentState, WrittenAuthority,
-    DEFAULT_URGENT_CONFIRMATION_WINDOW_MS,
+    Application, CancellationReport, Deployment, DeploymentError, DeploymentState, LogEntry,
+    WrittenAuthority, DEFAULT_URGENT_CONFIRMATION_WINDOW_MS,
 };
 use crate::Millis;
 
@@ -288,5 +288,376 @@ impl Deployment {
             Command::Conclude { reason } => self.conclude(who, roles, &reason, now),
             Command::GoldReview { review } => self.record_gold_review(who, roles, &review, now),
         }
+    }
+}
+
+type Outcome<T> = std::result::Result<T, DeploymentError>;
+
+/// The transitions, each checked against the table above: who may take
+/// the step, from which states, and what it leaves in the log.
+impl Deployment {
+    pub(crate) fn record(
+        &mut self,
+        at: Millis,
+        who: &User,
+        action: &str,
+        from: DeploymentState,
+        to: DeploymentState,
+        reason: &str,
+    ) {
+        self.log.push(LogEntry {
+            at,
+            actor: who.id.clone(),
+            action: action.into(),
+            from,
+            to,
+            reason: reason.into(),
+        });
+    }
+
+    /// Whether `who` may take `step` now (permission first, then state),
+    /// for steps that do more than one state change.
+    fn check_step(&self, who: &User, assignment: &[Role], step: Step) -> Outcome<()> {
+        let rule = step.rule();
+        access::check(who, rule.permission, assignment)?;
+        if !self.allows(step) {
+            return Err(DeploymentError::IllegalTransition {
+                action: rule.name,
+                state: self.state,
+            });
+        }
+        Ok(())
+    }
+
+    /// A state change under `rule` (permission, starting states, name in
+    /// the log; the workflow's table, [`Step::rule`]) to `to`.
+    fn transition(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        rule: Rule,
+        to: DeploymentState,
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        let name = rule.name;
+        access::check(who, rule.permission, assignment)?;
+        if !rule.from.contains(&self.state) {
+            return Err(DeploymentError::IllegalTransition {
+                action: name,
+                state: self.state,
+            });
+        }
+        if reason.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired(name));
+        }
+        let prev = self.state;
+        self.state = to;
+        self.record(now, who, name, prev, to, reason);
+        Ok(())
+    }
+
+    pub fn update_application(
+        &mut self,
+        who: &User,
+        application: Application,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            &[],
+            AMEND_APPLICATION,
+            Draft,
+            "Application amended",
+            now,
+        )?;
+        self.application = application;
+        Ok(())
+    }
+
+    pub fn submit(&mut self, who: &User, now: Millis) -> Outcome<()> {
+        let missing = self.application.missing_fields();
+        if !missing.is_empty() && self.state == DeploymentState::Draft {
+            access::check(who, Action::SubmitApplication, &[])?;
+            return Err(DeploymentError::IncompleteApplication(missing.join(", ")));
+        }
+        use DeploymentState::*;
+        self.transition(
+            who,
+            &[],
+            Step::Submit.rule(),
+            Submitted,
+            "Application submitted",
+            now,
+        )
+    }
+
+    /// NPCC consultation [000 §7.5]: support or veto.
+    pub fn consult(&mut self, who: &User, veto: bool, reason: &str, now: Millis) -> Outcome<()> {
+        use DeploymentState::*;
+        let (step, to) = if veto {
+            (Step::Veto, Vetoed)
+        } else {
+            (Step::Consult, Consulted)
+        };
+        self.transition(who, &[], step.rule(), to, reason, now)
+    }
+
+    fn set_authority(&mut self, who: &User, authority: WrittenAuthority) -> Outcome<()> {
+        if !(0.0..=1.0).contains(&authority.threshold) || authority.threshold.is_nan() {
+            return Err(DeploymentError::BadThreshold(authority.threshold));
+        }
+        if authority.reasoning.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("authorise"));
+        }
+        self.authority = Some(authority);
+        self.authorised_by = Some(who.id.clone());
+        Ok(())
+    }
+
+    /// Authorisation by a Superintendent or above, after consultation.
+    pub fn authorise(
+        &mut self,
+        who: &User,
+        authority: WrittenAuthority,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.check_step(who, &[], Step::Authorise)?;
+        let reason = authority.reasoning.clone();
+        self.set_authority(who, authority)?;
+        self.transition(who, &[], Step::Authorise.rule(), Authorised, &reason, now)
+    }
+
+    /// Urgent authorisation by an Inspector or above [000 §7.3–7.4]; a
+    /// Superintendent must confirm within `window` or it stops.
+    pub fn authorise_urgently(
+        &mut self,
+        who: &User,
+        authority: WrittenAuthority,
+        window: Millis,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.check_step(who, &[], Step::AuthoriseUrgently)?;
+        let reason = authority.reasoning.clone();
+        self.set_authority(who, authority)?;
+        self.transition(
+            who,
+            &[],
+            Step::AuthoriseUrgently.rule(),
+            Authorised,
+            &reason,
+            now,
+        )?;
+        self.urgent_confirmation_due = Some(now + window);
+        Ok(())
+    }
+
+    /// A Superintendent confirms (optionally changing) an urgent authority.
+    pub fn confirm_urgent_authority(
+        &mut self,
+        who: &User,
+        changed: Option<WrittenAuthority>,
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        self.check_step(who, &[], Step::ConfirmUrgentAuthority)?;
+        if reason.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("confirm"));
+        }
+        if let Some(a) = changed {
+            self.set_authority(who, a)?;
+        }
+        self.urgent_confirmation_due = None;
+        let s = self.state;
+        self.record(now, who, "confirm urgent authority", s, s, reason);
+        Ok(())
+    }
+
+    /// A Superintendent directs that an urgent Deployment must stop.
+    pub fn stop_urgent_authority(&mut self, who: &User, reason: &str, now: Millis) -> Outcome<()> {
+        use DeploymentState::*;
+        self.check_step(who, &[], Step::StopUrgentAuthority)?;
+        self.transition(
+            who,
+            &[],
+            Step::StopUrgentAuthority.rule(),
+            Terminated,
+            reason,
+            now,
+        )?;
+        self.urgent_confirmation_due = None;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    /// The clock: an urgent authority left unconfirmed past its window stops
+    /// the Deployment. Returns whether anything changed.
+    pub fn tick(&mut self, now: Millis) -> bool {
+        use DeploymentState::*;
+        match self.urgent_confirmation_due {
+            Some(due) if now >= due && matches!(self.state, Authorised | Active | Suspended) => {
+                let prev = self.state;
+                self.state = Terminated;
+                self.urgent_confirmation_due = None;
+                self.ended_at = Some(now);
+                self.log.push(LogEntry {
+                    at: now,
+                    actor: "system".into(),
+                    action: "urgent authority lapsed".into(),
+                    from: prev,
+                    to: Terminated,
+                    reason: "urgent authority was not confirmed by a Superintendent in time".into(),
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn refuse(&mut self, who: &User, reason: &str, now: Millis) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(who, &[], Step::Refuse.rule(), Refused, reason, now)
+    }
+
+    pub fn activate(&mut self, who: &User, assignment: &[Role], now: Millis) -> Outcome<()> {
+        use DeploymentState::*;
+        access::check(who, Action::Activate, assignment)?;
+        if self.state == Authorised && self.urgent_confirmation_due.is_some_and(|due| now >= due) {
+            return Err(DeploymentError::UrgentAuthorityUnconfirmed);
+        }
+        self.transition(
+            who,
+            assignment,
+            Step::Activate.rule(),
+            Active,
+            "Deployment started",
+            now,
+        )
+    }
+
+    pub fn suspend(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Step::Suspend.rule(),
+            Suspended,
+            reason,
+            now,
+        )
+    }
+
+    pub fn resume(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(who, assignment, Step::Resume.rule(), Active, reason, now)
+    }
+
+    pub fn terminate(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Step::Terminate.rule(),
+            Terminated,
+            reason,
+            now,
+        )?;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    pub fn conclude(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        self.transition(
+            who,
+            assignment,
+            Step::Conclude.rule(),
+            Concluded,
+            reason,
+            now,
+        )?;
+        self.ended_at = Some(now);
+        Ok(())
+    }
+
+    pub fn record_gold_review(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        review: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        access::check(who, Action::RecordGoldReview, assignment)?;
+        if review.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired("record a Gold review"));
+        }
+        self.check_step(who, assignment, Step::GoldReview)?;
+        // One record per review: the same words again from the same Gold
+        // (a double click, a resent form) are not a second review.
+        let last = self
+            .gold_reviews
+            .iter()
+            .rev()
+            .find(|(_, by, _)| *by == who.id);
+        if last.is_some_and(|(_, _, text)| text.trim() == review.trim()) {
+            return Err(DeploymentError::RepeatedReview);
+        }
+        self.gold_reviews.push((now, who.id.clone(), review.into()));
+        let s = self.state;
+        self.record(now, who, "Gold review", s, s, review);
+        Ok(())
+    }
+
+    pub fn file_cancellation_report(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        report: CancellationReport,
+        now: Millis,
+    ) -> Outcome<()> {
+        use DeploymentState::*;
+        access::check(who, Action::FileCancellationReport, assignment)?;
+        if report.circumstances_of_conclusion.trim().is_empty() {
+            return Err(DeploymentError::ReasonRequired(
+                "file a Cancellation Report",
+            ));
+        }
+        self.transition(
+            who,
+            assignment,
+            FILE_CANCELLATION_REPORT,
+            CancellationFiled,
+            "Cancellation Report filed",
+            now,
+        )?;
+        self.cancellation_report = Some(report);
+        Ok(())
     }
 }

@@ -200,7 +200,7 @@ pub fn comparison_scores(
 /// scores against a cohort of rows (other identities only). A face that
 /// resembles many people — as faces of a group the recogniser separates
 /// poorly do — gets a large offset; subtracting the mean offset of the two
-/// faces of a pair ([`crate::pairs::Labels::shift`]) lowers exactly those
+/// faces of a pair ((`Labels::shift` in `pairs`)) lowers exactly those
 /// scores, using no label of anyone. Offsets are centred (mean zero) so
 /// Thresholds stay comparable.
 pub fn cohort_offsets(t: &Templates, cohort: &[usize], k: usize) -> Vec<f32> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ffmpeg::Ffmpeg;
 use crate::ingest::CameraConfig;
-use crate::pipeline::{DeploymentLink, Gate};
+use crate::link::{DeploymentLink, Gate};
 
 /// MPEG-TS packet size: segments are cut on multiples of it.
 const TS_PACKET: usize = 188;

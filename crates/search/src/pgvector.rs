@@ -169,11 +169,17 @@ impl PgVectorIndex {
     }
 }
 
+fn backend(e: PgVectorError) -> ReferenceError {
+    ReferenceError::Backend(Box::new(e))
+}
+
 /// Answers from the HNSW index (approximate; `ef_search` grows with `n`).
 #[async_trait::async_trait]
 impl ReferenceBackend for PgVectorIndex {
     async fn nearest(&self, probe: &[f32], n: usize) -> Result<Vec<ReferenceHit>, ReferenceError> {
-        Ok(PgVectorIndex::nearest(self, probe, n, false).await?)
+        PgVectorIndex::nearest(self, probe, n, false)
+            .await
+            .map_err(backend)
     }
 
     async fn add(&self, rows: &[ReferenceRow]) -> Result<(), ReferenceError> {
@@ -181,11 +187,11 @@ impl ReferenceBackend for PgVectorIndex {
             .iter()
             .map(|r| (r.image_id.clone(), r.subject_ref.clone(), r.vector.clone()))
             .collect();
-        Ok(self.add_batch(&rows).await?)
+        self.add_batch(&rows).await.map_err(backend)
     }
 
     async fn count(&self) -> Result<usize, ReferenceError> {
-        Ok(PgVectorIndex::count(self).await?)
+        PgVectorIndex::count(self).await.map_err(backend)
     }
 
     /// HNSW's candidate list is bounded (`ef_search` at most 1000).

@@ -6,7 +6,7 @@
 //!
 //! The index is a cache: the store's `reference_templates` table is the
 //! authoritative copy, and the index is rebuilt from it when the server
-//! starts (`crate::lifecycle`).
+//! starts (the `lifecycle` module).
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -17,8 +17,9 @@ use vigil_gallery::index::FlatIndex;
 pub enum ReferenceError {
     #[error("template has {got} dimensions, the index {want}")]
     Dimension { got: usize, want: usize },
+    /// The backend's own failure (a database error, say).
     #[error(transparent)]
-    PgVector(#[from] crate::pgvector::PgVectorError),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
     #[error("the search thread failed: {0}")]
     Thread(String),
 }
