@@ -41,6 +41,10 @@ pub struct GalleryBenchArgs {
     /// Candidates the int8 scan keeps for exact re-scoring.
     #[arg(long, default_value_t = 200)]
     rerank: usize,
+    /// Rows the binary codes keep for the int8 pass (default: the index's
+    /// own choice for the store's size).
+    #[arg(long)]
+    shortlist: Option<usize>,
     /// Template dimension (128 for SFace).
     #[arg(long, default_value_t = 128)]
     dim: usize,
@@ -200,13 +204,26 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             (pick(0.5), pick(0.99), out)
         };
         let (e50, e99, exact) = lat(&|q| idx.search_exact(q, a.k));
-        let (i50, i99, fast) = lat(&|q| idx.search(q, a.k, a.rerank));
-        let mut found = 0usize;
-        let mut mate_first = 0usize;
-        for (qi, (e, f)) in exact.iter().zip(&fast).enumerate() {
-            found += f.iter().filter(|h| e.iter().any(|x| x.id == h.id)).count();
-            mate_first += usize::from(f.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
-        }
+        let (i50, i99, fast) = lat(&|q| idx.search_int8(q, a.k, a.rerank));
+        let shortlist = a
+            .shortlist
+            .unwrap_or_else(|| vigil_gallery::index::shortlist_len(n, a.rerank.max(a.k)));
+        let (c50, c99, coded) = lat(&|q| idx.search_coded(q, a.k, a.rerank, shortlist));
+        // Recall@k against exact search, and how often the planted mate
+        // ranks first.
+        let agreement = |got: &[Vec<vigil_gallery::index::Hit>]| {
+            let (mut found, mut mate_first) = (0usize, 0usize);
+            for (qi, (e, f)) in exact.iter().zip(got).enumerate() {
+                found += f.iter().filter(|h| e.iter().any(|x| x.id == h.id)).count();
+                mate_first += usize::from(f.first().is_some_and(|h| h.id == u64::MAX - qi as u64));
+            }
+            (
+                found as f64 / (a.k * queries.len()) as f64,
+                mate_first as f64 / queries.len() as f64,
+            )
+        };
+        let (recall, mate_rank1) = agreement(&fast);
+        let (coded_recall, coded_mate_rank1) = agreement(&coded);
         let gpu = if a.gpu {
             Some(gpu_row(&idx, &queries, &exact, a)?)
         } else {
@@ -223,10 +240,17 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             "dim": a.dim,
             "exact_f32_ms": {"p50": e50, "p99": e99},
             "int8_rerank_ms": {"p50": i50, "p99": i99},
-            "recall_at_k": found as f64 / (a.k * queries.len()) as f64,
+            "recall_at_k": recall,
+            "binary_codes": {
+                "ms": {"p50": c50, "p99": c99},
+                "shortlist": shortlist,
+                "recall_at_k": coded_recall,
+                "planted_mate_rank1": coded_mate_rank1,
+            },
+            "default_path": if n >= vigil_gallery::index::CODED_FROM { "binary codes" } else { "int8 scan" },
             "k": a.k,
             "rerank": a.rerank,
-            "planted_mate_rank1": mate_first as f64 / queries.len() as f64,
+            "planted_mate_rank1": mate_rank1,
             "bytes_per_template": idx.bytes_per_template(),
             "insert_per_s": n as f64 / build_s,
             "peak_rss_mib": context::peak_rss_mib(),

@@ -6,6 +6,7 @@
 //! galleries. Results are ranked candidates for a human to review, never an
 //! identification.
 
+pub mod codes;
 pub mod gpu;
 pub mod index;
 

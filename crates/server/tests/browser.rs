@@ -116,12 +116,22 @@ impl Browser {
     }
 
     async fn wait_for(&self, l: Locator<'_>) -> fantoccini::elements::Element {
-        self.c
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(l)
-            .await
-            .unwrap_or_else(|e| panic!("{l:?}: {e}"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.c.wait().at_most(left).for_element(l).await {
+                Ok(e) => return e,
+                // Asked while the page was navigating (after a form saves,
+                // say): look again on the page that loads.
+                Err(e)
+                    if e.to_string().contains("aborted by navigation")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{l:?}: {e}"),
+            }
+        }
     }
 
     async fn click(&self, id: &str) {
