@@ -12,7 +12,6 @@ mod embed;
 mod enrol;
 mod eval;
 mod eval_lfr;
-mod fetch;
 mod governance;
 mod live;
 mod models;

@@ -2,17 +2,20 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
-use vigil_vision::Pack;
+use vigil_vision::cache::Cache;
+use vigil_vision::{catalogue, fetch, Pack};
 
 use crate::context::{cache, print_line};
-use crate::fetch;
 use crate::Global;
 
 pub fn models_fetch(g: &Global) -> Result<ExitCode> {
     let c = cache(g);
     let packs = fetch::fetch_all(&c)?;
+    for recipe in catalogue::PACKS {
+        install_shipped_calibration(&c, recipe.id)?;
+    }
     eprintln!(
         "{} packs ready in {}; ONNX Runtime at {}",
         packs.len(),
@@ -49,4 +52,28 @@ pub fn models_list(g: &Global) -> Result<ExitCode> {
         }))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Marks a calibration as the one shipped with the project (in its `source`).
+pub const SHIPPED: &str = "Shipped with Vigil";
+
+/// Puts the pack's shipped calibration in place, unless a force has
+/// installed its own (`vigil eval --install`), which is kept. A file that no
+/// longer parses (an older format) is replaced.
+fn install_shipped_calibration(cache: &Cache, pack: &str) -> Result<()> {
+    let Some(text) = crate::eval::shipped_calibration(pack) else {
+        return Ok(());
+    };
+    let dest = cache.calibration(pack);
+    if let Ok(existing) = vigil_eval::Calibration::load(&dest) {
+        if !existing.source.contains(SHIPPED) {
+            eprintln!(
+                "calibration for {pack}: keeping the one installed by `vigil eval --install` ({})",
+                dest.display()
+            );
+            return Ok(());
+        }
+    }
+    vigil_eval::Calibration::parse(text).context("the shipped calibration")?;
+    Ok(fetch::write_atomic(&dest, text.as_bytes())?)
 }

