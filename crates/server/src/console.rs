@@ -101,6 +101,20 @@ async fn known_deployment(state: &AppState, id: &str) -> Result<Deployment, Resp
     }
 }
 
+/// A page about one Deployment (`/console/deployments/{id}{rest}`): the
+/// session, with sign-in leading back here, and the Deployment, 404 unless
+/// it exists.
+async fn deployment_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    rest: &str,
+) -> Result<(User, String, Deployment), Response> {
+    let (user, csrf) = session(state, headers, &format!("/console/deployments/{id}{rest}")).await?;
+    let d = known_deployment(state, id).await?;
+    Ok((user, csrf, d))
+}
+
 /// A page for a signed-in user: never cached (it carries the CSRF token).
 fn app_page(t: &impl Template) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], render(t)).into_response()
@@ -263,13 +277,8 @@ pub async fn deployment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(&state, &headers, &format!("/console/deployments/{id}")).await
-    {
+    let (user, csrf, d) = match deployment_session(&state, &headers, &id, "").await {
         Ok(s) => s,
-        Err(r) => return r,
-    };
-    let d = match known_deployment(&state, &id).await {
-        Ok(d) => d,
         Err(r) => return r,
     };
     app_page(&DeploymentPage {
@@ -302,18 +311,8 @@ pub async fn watchlist(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(
-        &state,
-        &headers,
-        &format!("/console/deployments/{id}/watchlist"),
-    )
-    .await
-    {
+    let (user, csrf, d) = match deployment_session(&state, &headers, &id, "/watchlist").await {
         Ok(s) => s,
-        Err(r) => return r,
-    };
-    let d = match known_deployment(&state, &id).await {
-        Ok(d) => d,
         Err(r) => return r,
     };
     app_page(&WatchlistPage {
@@ -344,18 +343,8 @@ pub async fn operator(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (user, csrf) = match session(
-        &state,
-        &headers,
-        &format!("/console/deployments/{id}/operator"),
-    )
-    .await
-    {
+    let (user, csrf, d) = match deployment_session(&state, &headers, &id, "/operator").await {
         Ok(s) => s,
-        Err(r) => return r,
-    };
-    let d = match known_deployment(&state, &id).await {
-        Ok(d) => d,
         Err(r) => return r,
     };
     if let Err(e) = state.store.alerts(&user, &id, None, 1).await {

@@ -464,10 +464,5 @@ fn int8_and_float_templates_of_the_same_faces_agree() {
         "median cosine {median} over {} faces",
         c.len()
     );
-    assert!(
-        c[0] >= 0.9,
-        "lowest cosine {} over {} faces",
-        c[0],
-        c.len()
-    );
+    assert!(c[0] >= 0.9, "lowest cosine {} over {} faces", c[0], c.len());
 }
