@@ -4,7 +4,7 @@
 # of setup: a user's machine never needs the datasets. Run after changing
 # detection, alignment or embedding, and commit the files it writes.
 #
-#   scripts/calibrate.sh [pack ...]     default: sface-2021dec dlib-resnet-v1
+#   scripts/calibrate.sh [pack ...]     default: sface-2021dec sface-2021dec-int8 dlib-resnet-v1
 #
 # UTKFace's children under 13 are left out (no recogniser tells young
 # children apart: docs/accuracy.md), and so are byte-identical copies.
@@ -18,7 +18,7 @@ mkdir -p "$CACHE"
 [ -d "$D/lfw-dev" ] || { echo "calibrate: $D/lfw-dev not found" >&2; exit 1; }
 awk -F, 'NR>1 && $2<13 {print $1}' "$D/utkface-labels.csv" > "$CACHE/utkface-under-13.txt"
 cargo build --release --locked -p vigil
-for pack in "${@:-sface-2021dec dlib-resnet-v1}"; do
+for pack in "${@:-sface-2021dec sface-2021dec-int8 dlib-resnet-v1}"; do
   for p in $pack; do
     target/release/vigil --recogniser "$p" eval "$D/lfw-dev" \
       --non-mated-dir "$D/utkface" --exclude "$CACHE/utkface-under-13.txt" \

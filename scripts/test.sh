@@ -30,6 +30,6 @@ if [ -z "${VIGIL_TEST_PGVECTOR_URL:-}" ]; then
   export VIGIL_TEST_PGVECTOR_URL
   echo "test: throw-away PostgreSQL + pgvector at $VIGIL_TEST_PGVECTOR_URL"
 fi
-cargo test --release --locked --workspace 2>&1 | tee "$log"
+cargo test --release --locked --workspace --no-fail-fast 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "vigil tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

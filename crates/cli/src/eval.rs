@@ -159,6 +159,9 @@ pub fn shipped_calibration(pack: &str) -> Option<&'static str> {
         "sface-2021dec" => Some(include_str!(
             "../../../models/calibration/sface-2021dec.json"
         )),
+        "sface-2021dec-int8" => Some(include_str!(
+            "../../../models/calibration/sface-2021dec-int8.json"
+        )),
         "dlib-resnet-v1" => Some(include_str!(
             "../../../models/calibration/dlib-resnet-v1.json"
         )),

@@ -8,7 +8,7 @@ mod common;
 use common::{json_lines, samples, vigil};
 
 #[test]
-fn models_list_shows_four_verified_packs_with_provenance() {
+fn models_list_shows_every_verified_pack_with_provenance() {
     let out = vigil()
         .args(["models", "list"])
         .assert()
@@ -24,6 +24,7 @@ fn models_list_shows_four_verified_packs_with_provenance() {
             "dlib-resnet-v1",
             "scrfd-2.5g-kps",
             "sface-2021dec",
+            "sface-2021dec-int8",
             "yunet-2023mar"
         ]
     );
