@@ -57,6 +57,133 @@ pub struct GalleryBenchArgs {
     /// its HNSW index and measure it against the exact search here.
     #[arg(long, value_name = "URL")]
     pgvector: Option<String>,
+    /// Make the store from real faces: a template cache written by `vigil
+    /// eval` (e.g. on lfw-dev and UTKFace). Each query is a real photo of a
+    /// person with two or more, its planted mate another real photo of the
+    /// same person; every other row mixes two real templates of other people
+    /// with noise, so the store keeps the shape real templates have (they
+    /// crowd into a cone, unlike random ones). Holds biometric templates:
+    /// keep it with the evaluation sets.
+    #[arg(long, value_name = "FILE")]
+    real_templates: Option<PathBuf>,
+}
+
+/// The flip-averaged template of each image in a `vigil eval` template
+/// cache, with who it shows: the folder for `DIR/<identity>/<identity>_NNNN`
+/// (LFW's layout), otherwise the file itself (one image per person).
+fn real_templates(path: &std::path::Path, dim: usize) -> Result<Vec<(String, Vec<f32>)>> {
+    let stored = crate::eval::StoredTemplates::load(path)?;
+    let mut out = Vec::new();
+    for (key, faces) in stored.images {
+        let Some((_, _, flip, _)) = faces.ok().and_then(|f| f.into_iter().next()) else {
+            continue;
+        };
+        anyhow::ensure!(
+            flip.len() == dim,
+            "{}: templates of {} dimensions, not {dim}",
+            path.display(),
+            flip.len()
+        );
+        let file = std::path::Path::new(key.rsplit_once('|').map_or(key.as_str(), |(p, _)| p));
+        let name =
+            |p: Option<&std::ffi::OsStr>| p.and_then(|s| s.to_str()).unwrap_or("").to_string();
+        let (folder, file_name) = (
+            name(file.parent().and_then(|p| p.file_name())),
+            name(file.file_name()),
+        );
+        let who = if !folder.is_empty() && file_name.starts_with(&folder) {
+            folder
+        } else {
+            file_name
+        };
+        out.push((who, flip));
+    }
+    Ok(out)
+}
+
+fn normalised(v: Vec<f32>) -> Vec<f32> {
+    let n = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// What a gallery bench searches for and what fills its store.
+struct Workload {
+    queries: Vec<Vec<f32>>,
+    /// One planted mate per query.
+    mates: Vec<Vec<f32>>,
+    /// Real templates of people not queried (empty: random fillers).
+    bases: Vec<Vec<f32>>,
+}
+
+impl Workload {
+    fn new(a: &GalleryBenchArgs, rng: &mut rand::rngs::StdRng) -> Result<Self> {
+        use rand::seq::SliceRandom;
+        let Some(path) = &a.real_templates else {
+            let queries: Vec<Vec<f32>> = (0..a.queries).map(|_| random_unit(rng, a.dim)).collect();
+            // A mate at cosine 0.6, about SFace's weakest real mated score.
+            let mates = queries
+                .iter()
+                .map(|q| {
+                    let z = random_unit(rng, a.dim);
+                    normalised(q.iter().zip(&z).map(|(p, z)| 0.6 * p + 0.8 * z).collect())
+                })
+                .collect();
+            return Ok(Self {
+                queries,
+                mates,
+                bases: Vec::new(),
+            });
+        };
+        let mut by_person: std::collections::BTreeMap<String, Vec<Vec<f32>>> = Default::default();
+        for (who, t) in real_templates(path, a.dim)? {
+            by_person.entry(who).or_default().push(t);
+        }
+        let mut people: Vec<(String, Vec<Vec<f32>>)> = by_person.into_iter().collect();
+        people.shuffle(rng);
+        let (mut queries, mut mates, mut bases) = (Vec::new(), Vec::new(), Vec::new());
+        for (_, mut photos) in people {
+            if queries.len() < a.queries && photos.len() >= 2 {
+                mates.push(photos.swap_remove(1));
+                queries.push(photos.swap_remove(0));
+            } else {
+                bases.extend(photos);
+            }
+        }
+        anyhow::ensure!(
+            queries.len() == a.queries && bases.len() >= 2,
+            "{}: not enough people with two photos for {} queries",
+            path.display(),
+            a.queries
+        );
+        Ok(Self {
+            queries,
+            mates,
+            bases,
+        })
+    }
+
+    /// A row that is no query's mate.
+    fn filler(&self, rng: &mut rand::rngs::StdRng, dim: usize) -> Vec<f32> {
+        use rand::Rng;
+        if self.bases.is_empty() {
+            return random_unit(rng, dim);
+        }
+        let a = &self.bases[rng.gen_range(0..self.bases.len())];
+        let b = &self.bases[rng.gen_range(0..self.bases.len())];
+        let z = random_unit(rng, dim);
+        normalised(
+            a.iter()
+                .zip(b)
+                .zip(&z)
+                .map(|((a, b), z)| a + 0.7 * b + 0.9 * z)
+                .collect(),
+        )
+    }
 }
 
 /// The GPU scan on the same gallery: upload time, latency, and agreement
@@ -165,29 +292,18 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for &n in &a.sizes {
         let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
-        let queries: Vec<Vec<f32>> = (0..a.queries)
-            .map(|_| random_unit(&mut rng, a.dim))
-            .collect();
+        let work = Workload::new(a, &mut rng)?;
+        let queries = work.queries.clone();
         let mut idx = FlatIndex::new(a.dim);
         let t = Instant::now();
         let planted_every = (n / a.queries.max(1)).max(1);
         let mut planted = 0usize;
         for i in 0..n {
             if i % planted_every == 0 && planted < queries.len() {
-                let noise = random_unit(&mut rng, a.dim);
-                let mate: Vec<f32> = queries[planted]
-                    .iter()
-                    .zip(&noise)
-                    .map(|(p, z)| 0.6 * p + 0.8 * z)
-                    .collect();
-                let norm = mate.iter().map(|x| x * x).sum::<f32>().sqrt();
-                idx.push(
-                    u64::MAX - planted as u64,
-                    &mate.iter().map(|x| x / norm).collect::<Vec<_>>(),
-                );
+                idx.push(u64::MAX - planted as u64, &work.mates[planted]);
                 planted += 1;
             } else {
-                idx.push(i as u64, &random_unit(&mut rng, a.dim));
+                idx.push(i as u64, &work.filler(&mut rng, a.dim));
             }
         }
         let build_s = t.elapsed().as_secs_f64();
@@ -234,6 +350,7 @@ fn gallery(a: &GalleryBenchArgs) -> Result<ExitCode> {
             None => None,
         };
         let row = json!({
+            "store": if a.real_templates.is_some() { "real faces" } else { "isotropic random" },
             "pgvector": pgvector,
             "gpu": gpu,
             "templates": n,

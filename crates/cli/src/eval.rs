@@ -355,18 +355,18 @@ struct TemplateCache {
 }
 
 /// One face of a stored image: index, plain and flip templates, gate passed.
-type StoredFace = (usize, Vec<f32>, Vec<f32>, bool);
+pub(crate) type StoredFace = (usize, Vec<f32>, Vec<f32>, bool);
 
 /// Templates kept between runs, per image path, for one engine setting.
 #[derive(Serialize, Deserialize, Default)]
-struct StoredTemplates {
+pub(crate) struct StoredTemplates {
     key: String,
     /// path → faces (face index, plain, flip, gate passed) or a failure.
-    images: BTreeMap<String, Result<Vec<StoredFace>, String>>,
+    pub(crate) images: BTreeMap<String, Result<Vec<StoredFace>, String>>,
 }
 
 impl StoredTemplates {
-    fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         Ok(serde_json::from_str(
             &std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?,
         )?)
