@@ -278,9 +278,7 @@ fn pgvector_row(
 }
 
 fn random_unit(rng: &mut impl rand::Rng, d: usize) -> Vec<f32> {
-    let v: Vec<f32> = (0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.into_iter().map(|x| x / n).collect()
+    normalised((0..d).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
 }
 
 /// Synthetic, seeded galleries with one planted mate (cosine 0.6, about

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use vigil_live::{DeploymentLink, LiveRun, Watchlist};
-use vigil_store::{Store, SystemClock};
 
 use crate::context;
 use crate::context::runtime;
@@ -47,11 +46,7 @@ pub const DEMO_PASSWORD: &str = "vigil-demo";
 pub fn demo(g: &Global, data: &DataArgs, a: &DemoArgs) -> Result<ExitCode> {
     let cache = context::cache(g);
     let rt = runtime()?;
-    let store = Arc::new(rt.block_on(Store::open_data_dir(
-        &data.data_dir,
-        data.database_url.as_deref(),
-        Arc::new(SystemClock),
-    ))?);
+    let store = Arc::new(rt.block_on(crate::governance::open(data))?);
     let existing = rt.block_on(store.deployments())?;
     // The Threshold for the policy's False Alert Rate ceiling (1 in 1000)
     // with the demo Watchlist's three images, from the installed

@@ -12,8 +12,6 @@ use vigil_gallery::Gallery;
 use crate::context::{self, engine, exit, main_face, print_line, template};
 use crate::governance::DataArgs;
 use crate::Global;
-use std::sync::Arc;
-use vigil_store::Store;
 
 #[derive(Args)]
 pub struct EnrolArgs {
@@ -82,11 +80,7 @@ pub fn enrol_bulk(
 ) -> Result<ExitCode> {
     let engine = context::engine(g, true)?;
     let rt = crate::context::runtime()?;
-    let store = rt.block_on(Store::open_data_dir(
-        &data.data_dir,
-        data.database_url.as_deref(),
-        Arc::new(vigil_store::SystemClock),
-    ))?;
+    let store = rt.block_on(crate::governance::open(data))?;
     let files = vigil_search::enrol::reference_files(dir)?.len();
     let bar = indicatif::ProgressBar::new(files as u64).with_style(
         indicatif::ProgressStyle::with_template(

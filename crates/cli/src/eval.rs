@@ -367,9 +367,15 @@ pub(crate) struct StoredTemplates {
 
 impl StoredTemplates {
     pub(crate) fn load(path: &Path) -> Result<Self> {
-        Ok(serde_json::from_str(
+        serde_json::from_str(
             &std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?,
-        )?)
+        )
+        .with_context(|| {
+            format!(
+                "{}: not a template cache written by `vigil eval`",
+                path.display()
+            )
+        })
     }
 }
 

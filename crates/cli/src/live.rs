@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use vigil_live::{CameraHealth, DeploymentLink, LiveRun, Watchlist};
-use vigil_store::{Store, SystemClock};
 
 use crate::context;
 use crate::context::runtime;
@@ -78,11 +77,7 @@ pub fn run(g: &Global, data: &DataArgs, a: &LiveArgs) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
     let rt = runtime()?;
-    let store = Arc::new(rt.block_on(Store::open_data_dir(
-        &data.data_dir,
-        data.database_url.as_deref(),
-        Arc::new(SystemClock),
-    ))?);
+    let store = Arc::new(rt.block_on(crate::governance::open(data))?);
     let engine = Arc::new(context::engine(g, true)?);
     let link = DeploymentLink::new(store, rt.handle().clone(), &a.deployment)?;
     let watchlist = Watchlist::load(&link, &engine)?;

@@ -574,17 +574,14 @@ impl Deployment {
         reason: &str,
         now: Millis,
     ) -> Outcome<()> {
-        use DeploymentState::*;
-        self.transition(
+        self.end(
             who,
             assignment,
-            Step::Terminate.rule(),
-            Terminated,
+            Step::Terminate,
+            DeploymentState::Terminated,
             reason,
             now,
-        )?;
-        self.ended_at = Some(now);
-        Ok(())
+        )
     }
 
     pub fn conclude(
@@ -594,15 +591,28 @@ impl Deployment {
         reason: &str,
         now: Millis,
     ) -> Outcome<()> {
-        use DeploymentState::*;
-        self.transition(
+        self.end(
             who,
             assignment,
-            Step::Conclude.rule(),
-            Concluded,
+            Step::Conclude,
+            DeploymentState::Concluded,
             reason,
             now,
-        )?;
+        )
+    }
+
+    /// Terminating and concluding both end the Deployment: the state
+    /// change, then the time it ended (shown in the published record).
+    fn end(
+        &mut self,
+        who: &User,
+        assignment: &[Role],
+        step: Step,
+        to: DeploymentState,
+        reason: &str,
+        now: Millis,
+    ) -> Outcome<()> {
+        self.transition(who, assignment, step.rule(), to, reason, now)?;
         self.ended_at = Some(now);
         Ok(())
     }
