@@ -70,7 +70,6 @@ for n in g.node:
         new_nodes.append(n)
 
 
-
 def optimised(nodes, arrays):
     """The exact rewrites of --optimise over (nodes, name -> array); returns new nodes."""
     # Constant Reshapes (of folded weights) become initialisers.
@@ -87,7 +86,6 @@ def optimised(nodes, arrays):
             consumers[i] = consumers.get(i, 0) + 1
     producer = {o: n for n in nodes for o in n.output}
     out, bn_folded, prelu = [], 0, 0
-    dropped = set()
     for n in nodes:
         if n.op_type == "BatchNormalization":
             conv = producer.get(n.input[0])
@@ -109,12 +107,10 @@ def optimised(nodes, arrays):
                 del conv.input[:]
                 conv.input.extend([first, name + "_w", name + "_b"])
                 conv.output[0] = name
-                dropped.add(id(n))
                 bn_folded += 1
-                continue
+                continue  # the BatchNormalization node is dropped
         out.append(n)
-    nodes = [n for n in out if id(n) not in dropped]
-    out = []
+    nodes, out = out, []
     for n in nodes:
         if n.op_type == "PRelu" and n.input[1] in arrays:
             x, y = n.input[0], n.output[0]
